@@ -1,0 +1,94 @@
+#pragma once
+
+// The configuration file (SPEC.md section 2). Defaults live here, in the
+// member initializers, and nowhere else; README.md's config reference mirrors
+// them.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "zk/c_client.h"
+
+namespace zks::config {
+
+enum class EphemeralPolicy { kSkip, kPersist };
+enum class AclPolicy { kCopy, kOpen, kKeepBackup };
+enum class DeletePolicy { kPropagate, kKeep };
+
+struct AuthConfig {
+  std::string scheme = "digest";
+  std::string credentials_file;  // one of file or env is set
+  std::string credentials_env;
+};
+
+struct SiteConfig {
+  std::string connect;
+  int session_timeout_ms = 30000;
+  int connect_timeout_ms = 15000;
+  std::vector<AuthConfig> auth;
+  size_t max_in_flight = 2048;  // extension: pipelining window toward this site
+};
+
+struct RootConfig {
+  std::string source;
+  std::string target;  // defaults to source
+};
+
+struct SyncConfig {
+  std::vector<RootConfig> roots;
+  std::vector<std::string> exclude;  // globs on primary paths
+  EphemeralPolicy ephemerals = EphemeralPolicy::kSkip;
+  AclPolicy acls = AclPolicy::kCopy;
+  DeletePolicy deletes = DeletePolicy::kPropagate;
+  double max_delete_fraction = 0.25;
+  int audit_interval_s = 600;
+  size_t max_request_bytes = 1024 * 1024 - 4096;  // extension: the backup's jute.maxbuffer less headroom
+  int max_write_ops_per_s = 0;                    // extension: 0 = unlimited
+};
+
+struct MappingConfig {
+  std::vector<std::filesystem::path> files;  // resolved against the config file's folder
+};
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:9406";  // "" disables the endpoint
+};
+
+struct LogConfig {
+  std::string level = "info";
+  std::string format = "text";
+};
+
+struct Config {
+  std::filesystem::path file;  // where it was loaded from
+  SiteConfig primary;
+  SiteConfig backup;
+  SyncConfig sync;
+  MappingConfig mapping;
+  std::string state_path = "/zkstandby";
+  HttpConfig http;
+  LogConfig log;
+};
+
+// One problem found in a config file, with its place.
+struct Problem {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+  std::string message;
+  std::string describe() const;  // "file:line: message"
+};
+
+// Loads and checks a config file. Collects every problem it can find in one
+// pass (unknown keys, wrong types, bad values, overlapping roots, state_path
+// inside a target root) rather than stopping at the first.
+std::expected<Config, std::vector<Problem>> loadConfig(const std::filesystem::path& file);
+
+// Reads credentials from the file or environment variable an AuthConfig
+// names. Errors name the file or variable, never the secret.
+Result<zk::ConnectOptions> connectOptions(const SiteConfig& site, const std::string& name);
+
+}  // namespace zks::config

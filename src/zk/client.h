@@ -1,0 +1,81 @@
+#pragma once
+
+// The asynchronous ZooKeeper client interface every module writes against.
+//
+// Implementations: CClient (libzookeeper-mt, c_client.h), FakeClient (in
+// memory, fake_client.h) and FaultClient (a fault-injecting decorator).
+//
+// Threading: requests may be issued from any thread, including from inside a
+// callback. Every callback runs on the implementation's completion thread,
+// exactly once per request, and must be cheap: copy what it needs, post work
+// to its owner's loop, return. Never block in a callback.
+//
+// Sessions: a client owns one session at a time, numbered by a generation that
+// starts at 1 and grows each time reopen() builds a new one. Watch events and
+// session events carry the generation of the session they belong to; events of
+// an older generation are dropped by the client and never delivered. Requests
+// still pending when a session ends complete with kSessionExpired, kClosing or
+// kConnectionLoss (retryable codes): their outcome is unknown.
+//
+// Window: at most `max_in_flight` requests are on the wire at once; the rest
+// wait in a FIFO inside the client. Callers bound their own memory use.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "zk/types.h"
+
+namespace zks::zk {
+
+using GetCallback = std::function<void(GetResult)>;
+using ChildrenCallback = std::function<void(ChildrenResult)>;
+using StatCallback = std::function<void(StatResult)>;
+using AclCallback = std::function<void(AclResult)>;
+using CreateCallback = std::function<void(CreateResult)>;
+using VoidCallback = std::function<void(VoidResult)>;
+using MultiCallback = std::function<void(MultiResult)>;
+using WatchListener = std::function<void(const WatchEvent&)>;
+using SessionListener = std::function<void(const SessionEvent&)>;
+
+class Client {
+ public:
+  virtual ~Client() = default;
+
+  // Reads. `watch` sets a one-shot watch (data watch for get/exists, child
+  // watch for getChildren) delivered to the watch listener.
+  virtual void get(const std::string& path, bool watch, GetCallback cb) = 0;
+  virtual void getChildren(const std::string& path, bool watch, ChildrenCallback cb) = 0;
+  virtual void exists(const std::string& path, bool watch, StatCallback cb) = 0;
+  virtual void getAcl(const std::string& path, AclCallback cb) = 0;
+
+  // Writes.
+  virtual void create(CreateOp op, CreateCallback cb) = 0;
+  virtual void set(SetOp op, StatCallback cb) = 0;
+  virtual void remove(DeleteOp op, VoidCallback cb) = 0;
+  virtual void setAcl(const std::string& path, AclList acl, int32_t version, VoidCallback cb) = 0;
+  // Atomic: all ops apply or none. The caller keeps the request under the
+  // server's jute.maxbuffer (see MultiBatcher).
+  virtual void multi(std::vector<Op> ops, MultiCallback cb) = 0;
+
+  // Listeners are set before the first request; they run on the completion thread.
+  virtual void setWatchListener(WatchListener listener) = 0;
+  virtual void setSessionListener(SessionListener listener) = 0;
+
+  // Ends the current session (if any) and starts a new one, bumping the
+  // generation. Returns once connected or fails after `timeout`.
+  virtual Status reopen(std::chrono::milliseconds timeout) = 0;
+  virtual void close() = 0;
+
+  virtual SessionState state() const = 0;
+  virtual uint64_t generation() const = 0;
+  virtual int64_t sessionId() const = 0;
+  // Requests issued and not yet completed (on the wire or queued).
+  virtual size_t pending() const = 0;
+};
+
+}  // namespace zks::zk
