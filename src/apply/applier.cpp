@@ -1,0 +1,184 @@
+#include "apply/applier.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace zks::apply {
+
+struct Applier::Batch {
+  std::vector<plan::Change> changes;
+};
+
+zk::Op toOp(const plan::Change& change) {
+  switch (change.kind) {
+    case plan::ChangeKind::kCreate:
+      return zk::CreateOp{.path = change.path,
+                          .data = change.after.value_or(""),
+                          .acl = change.acl.empty() ? zk::openAcl() : change.acl,
+                          .mode = change.mode,
+                          .ttl_ms = change.ttl_ms};
+    case plan::ChangeKind::kUpdate:
+      return zk::SetOp{.path = change.path, .data = change.after.value_or(""), .version = change.expected_version};
+    case plan::ChangeKind::kDelete:
+      return zk::DeleteOp{.path = change.path, .version = change.expected_version};
+    default:
+      // Not a multi op (setAcl) or not a write: callers never pass these.
+      return zk::CheckOp{.path = change.path, .version = -1};
+  }
+}
+
+Applier::Applier(zk::Client& backup, EventLoop& loop, ApplierOptions options, OutcomeCallback on_outcome)
+    : backup_(backup), loop_(loop), options_(std::move(options)), on_outcome_(std::move(on_outcome)) {
+  for (const auto& op : options_.prefix) prefix_bytes_ += zk::serializedSize(op);
+}
+
+Applier::~Applier() { *alive_ = false; }
+
+bool Applier::idle() const { return current_.empty() && queue_.empty() && in_flight_ == 0; }
+
+void Applier::report(OutcomeKind kind, zk::Code code, plan::Change change) {
+  switch (kind) {
+    case OutcomeKind::kApplied:
+      switch (change.kind) {
+        case plan::ChangeKind::kCreate: ++stats_.created; break;
+        case plan::ChangeKind::kUpdate: ++stats_.updated; break;
+        case plan::ChangeKind::kSetAcl: ++stats_.acls_set; break;
+        case plan::ChangeKind::kDelete: ++stats_.deleted; break;
+        default: break;
+      }
+      break;
+    case OutcomeKind::kRefused: ++stats_.refused; break;
+    case OutcomeKind::kUnknown: ++stats_.unknown; break;
+    default: break;
+  }
+  if (on_outcome_) on_outcome_(Outcome{kind, code, std::move(change)});
+}
+
+void Applier::submit(plan::Change change) {
+  if (fenced_) {
+    report(OutcomeKind::kFenced, zk::Code::kBadVersion, std::move(change));
+    return;
+  }
+  if (change.kind == plan::ChangeKind::kSetAcl) {
+    // ZooKeeper's multi has no setACL. Keep submit order by flushing what
+    // precedes it; the request follows its batch on the same session (FIFO).
+    flush();
+    applySetAcl(std::move(change));
+    return;
+  }
+  const size_t size = zk::serializedSize(toOp(change));
+  if (prefix_bytes_ + size > options_.max_request_bytes) {
+    report(OutcomeKind::kTooLarge, zk::Code::kBadArguments, std::move(change));
+    return;
+  }
+  if (!current_.empty() && (prefix_bytes_ + current_bytes_ + size > options_.max_request_bytes ||
+                            current_.size() + options_.prefix.size() >= options_.max_ops_per_batch)) {
+    queue_.push_back(std::make_shared<Batch>(Batch{std::move(current_)}));
+    current_.clear();
+    current_bytes_ = 0;
+  }
+  current_.push_back(std::move(change));
+  current_bytes_ += size;
+  sendReady();
+}
+
+void Applier::flush() {
+  if (!current_.empty()) {
+    queue_.push_back(std::make_shared<Batch>(Batch{std::move(current_)}));
+    current_.clear();
+    current_bytes_ = 0;
+  }
+  sendReady();
+}
+
+void Applier::sendReady() {
+  while (!fenced_ && in_flight_ < options_.max_batches_in_flight && !queue_.empty()) {
+    auto batch = std::move(queue_.front());
+    queue_.pop_front();
+    send(std::move(batch));
+  }
+}
+
+void Applier::send(std::shared_ptr<Batch> batch) {
+  std::vector<zk::Op> ops = options_.prefix;
+  ops.reserve(ops.size() + batch->changes.size());
+  for (const auto& c : batch->changes) ops.push_back(toOp(c));
+  ++in_flight_;
+  ++stats_.batches;
+  backup_.multi(std::move(ops), [this, alive = alive_, batch](zk::MultiResult result) {
+    loop_.post([this, alive, batch, result = std::move(result)]() mutable {
+      if (!*alive) return;
+      --in_flight_;
+      onBatchDone(batch, std::move(result));
+      sendReady();
+    });
+  });
+}
+
+void Applier::onBatchDone(std::shared_ptr<Batch> batch, zk::MultiResult result) {
+  const size_t prefix = options_.prefix.size();
+  if (result.code == zk::Code::kOk) {
+    for (auto& c : batch->changes) report(OutcomeKind::kApplied, zk::Code::kOk, std::move(c));
+    return;
+  }
+  if (zk::isRetryable(result.code)) {
+    for (auto& c : batch->changes) report(OutcomeKind::kUnknown, result.code, std::move(c));
+    return;
+  }
+  // Which op failed? The fence check is among the prefix ops.
+  for (size_t i = 0; i < prefix && i < result.results.size(); ++i) {
+    if (result.results[i].code != zk::Code::kOk && result.results[i].code != zk::Code::kRuntimeInconsistency) {
+      fenced_ = true;
+      spdlog::error("backup write refused: the fence moved ({}); this replicator stops writing",
+                    zk::codeName(result.results[i].code));
+      for (auto& c : batch->changes) report(OutcomeKind::kFenced, result.code, std::move(c));
+      for (auto& queued : queue_)
+        for (auto& c : queued->changes) report(OutcomeKind::kFenced, result.code, std::move(c));
+      queue_.clear();
+      for (auto& c : current_) report(OutcomeKind::kFenced, result.code, std::move(c));
+      current_.clear();
+      current_bytes_ = 0;
+      return;
+    }
+  }
+  if (batch->changes.size() == 1) {
+    report(OutcomeKind::kRefused, result.code, std::move(batch->changes.front()));
+    return;
+  }
+  ++stats_.batch_fallbacks;
+  fallBackToSingles(std::move(batch));
+}
+
+// Redo a refused batch one change at a time (each behind the fence check) so
+// that the changes that can land do, and each refused one learns its reason.
+void Applier::fallBackToSingles(std::shared_ptr<Batch> batch) {
+  for (auto& c : batch->changes) {
+    queue_.push_front(std::make_shared<Batch>(Batch{{std::move(c)}}));
+  }
+  // push_front reversed them; restore submit order among the singles.
+  std::reverse(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch->changes.size()));
+}
+
+void Applier::applySetAcl(plan::Change change) {
+  ++in_flight_;
+  auto path = change.path;
+  auto acl = change.acl;
+  backup_.setAcl(path, std::move(acl), change.expected_version,
+                 [this, alive = alive_, change = std::move(change)](zk::VoidResult r) mutable {
+                   loop_.post([this, alive, change = std::move(change), r]() mutable {
+                     if (!*alive) return;
+                     --in_flight_;
+                     if (r.code == zk::Code::kOk) {
+                       report(OutcomeKind::kApplied, r.code, std::move(change));
+                     } else if (zk::isRetryable(r.code)) {
+                       report(OutcomeKind::kUnknown, r.code, std::move(change));
+                     } else {
+                       report(OutcomeKind::kRefused, r.code, std::move(change));
+                     }
+                     sendReady();
+                   });
+                 });
+}
+
+}  // namespace zks::apply

@@ -1,0 +1,107 @@
+#pragma once
+
+// Turns planned changes into ZooKeeper writes on the backup: multi batches
+// bounded by serialized bytes, several in flight at once, each led by the
+// fence check so a fenced or deposed writer cannot land one more node.
+//
+// Threading: submit(), flush() and the outcome callback all run on the
+// owner's EventLoop thread; client completions are posted there.
+//
+// Failure handling (level-triggered, never a blind retry):
+//  - a batch refused on its fence check: every change gets kFenced and the
+//    applier stops sending;
+//  - a batch refused on one of its changes (an answer such as node exists or
+//    bad version): the batch is redone change by change, each still behind
+//    the fence check, so every change learns its own answer;
+//  - a batch whose outcome is unknown (connection loss, timeout, session
+//    expired): every change is reported kUnknown; the caller re-reads those
+//    paths and plans again.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "common/event_loop.h"
+#include "plan/change.h"
+#include "zk/client.h"
+
+namespace zks::apply {
+
+enum class OutcomeKind : uint8_t {
+  kApplied,   // written
+  kRefused,   // the server answered no (code says why); re-read and re-plan
+  kUnknown,   // outcome unknown; re-read and re-plan
+  kFenced,    // the fence moved: stop writing
+  kTooLarge,  // the change alone exceeds the request limit; never sent
+};
+
+struct Outcome {
+  OutcomeKind kind;
+  zk::Code code = zk::Code::kOk;
+  plan::Change change;
+};
+
+struct ApplierOptions {
+  std::vector<zk::Op> prefix;  // the fence check, first in every batch
+  size_t max_request_bytes = 1024 * 1024 - 4096;
+  size_t max_ops_per_batch = 1000;
+  size_t max_batches_in_flight = 8;
+};
+
+struct ApplierStats {
+  uint64_t created = 0, updated = 0, acls_set = 0, deleted = 0;
+  uint64_t refused = 0, unknown = 0, batches = 0, batch_fallbacks = 0;
+  uint64_t writes() const { return created + updated + acls_set + deleted; }
+};
+
+class Applier {
+ public:
+  using OutcomeCallback = std::function<void(const Outcome&)>;
+
+  Applier(zk::Client& backup, EventLoop& loop, ApplierOptions options, OutcomeCallback on_outcome);
+  ~Applier();
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+
+  // Queues one write change (plan::isWrite). Changes are applied in submit order.
+  void submit(plan::Change change);
+  // Sends the partial batch now.
+  void flush();
+
+  // Nothing queued, batched or in flight.
+  bool idle() const;
+  bool fenced() const { return fenced_; }
+  size_t queued() const { return queue_.size() + current_.size(); }
+  const ApplierStats& stats() const { return stats_; }
+
+ private:
+  struct Batch;
+  void sendReady();
+  void send(std::shared_ptr<Batch> batch);
+  void onBatchDone(std::shared_ptr<Batch> batch, zk::MultiResult result);
+  void fallBackToSingles(std::shared_ptr<Batch> batch);
+  void report(OutcomeKind kind, zk::Code code, plan::Change change);
+  void applySetAcl(plan::Change change);
+
+  zk::Client& backup_;
+  EventLoop& loop_;
+  ApplierOptions options_;
+  OutcomeCallback on_outcome_;
+  size_t prefix_bytes_ = 0;
+
+  std::vector<plan::Change> current_;  // the batch being filled
+  size_t current_bytes_ = 0;
+  std::deque<std::shared_ptr<Batch>> queue_;  // full batches waiting for a slot
+  size_t in_flight_ = 0;
+  bool fenced_ = false;
+  ApplierStats stats_;
+  // Completions arriving after destruction must not touch this object.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// The ZooKeeper op that carries out a write change.
+zk::Op toOp(const plan::Change& change);
+
+}  // namespace zks::apply

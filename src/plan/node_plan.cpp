@@ -1,0 +1,129 @@
+#include "plan/node_plan.h"
+
+#include <algorithm>
+
+namespace zks::plan {
+
+std::string_view changeKindName(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kCreate: return "create";
+    case ChangeKind::kUpdate: return "update";
+    case ChangeKind::kSetAcl: return "set-acl";
+    case ChangeKind::kDelete: return "delete";
+    case ChangeKind::kSkipped: return "skipped";
+    case ChangeKind::kBlocked: return "blocked";
+    case ChangeKind::kConflict: return "conflict";
+  }
+  return "unknown";
+}
+
+bool isWrite(const Change& change) {
+  switch (change.kind) {
+    case ChangeKind::kCreate:
+    case ChangeKind::kUpdate:
+    case ChangeKind::kSetAcl:
+    case ChangeKind::kDelete:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool replicates(const zk::Stat& primary_stat, const Policies& policies) {
+  return zk::kindOf(primary_stat) != zk::NodeKind::kEphemeral || policies.ephemerals == EphemeralPolicy::kPersist;
+}
+
+zk::AclList desiredAcl(const DesiredNode& desired, const Policies& policies) {
+  if (policies.acls == AclPolicy::kCopy && !desired.acl.empty()) return desired.acl;
+  return zk::openAcl();
+}
+
+bool sameAcl(zk::AclList a, zk::AclList b) {
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
+namespace {
+
+// The creation mode that keeps the primary node's kind. Ephemerals (only
+// replicated under `ephemerals: persist`) become persistent: the replicator's
+// session must not own the standby's copy. The real server reports containers
+// and TTL nodes with ephemeralOwner 0 to clients, so they usually arrive here
+// as persistent; see README "Node kinds".
+zk::CreateMode createModeFor(const zk::Stat& stat) {
+  switch (zk::kindOf(stat)) {
+    case zk::NodeKind::kContainer: return zk::CreateMode::kContainer;
+    case zk::NodeKind::kTtl: return zk::CreateMode::kPersistentWithTtl;
+    default: return zk::CreateMode::kPersistent;
+  }
+}
+
+// The low 40 bits of a TTL node's ephemeralOwner hold its TTL in ms.
+int64_t ttlOf(const zk::Stat& stat) {
+  return static_cast<int64_t>(static_cast<uint64_t>(stat.ephemeral_owner) & 0xFFFFFFFFFFULL);
+}
+
+}  // namespace
+
+std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const std::optional<BackupNode>& backup,
+                             const Policies& policies) {
+  std::vector<Change> out;
+  if (!desired) {
+    if (!backup) return out;
+    // The standby site's own ephemerals (its clients' registrations) are never touched.
+    if (zk::kindOf(backup->stat) == zk::NodeKind::kEphemeral) return out;
+    if (policies.deletes == DeletePolicy::kKeep) return out;
+    Change del{.kind = ChangeKind::kDelete, .path = backup->path};
+    del.before = backup->data;
+    del.expected_version = backup->stat.version;
+    out.push_back(std::move(del));
+    return out;
+  }
+
+  if (!backup) {
+    Change create{.kind = ChangeKind::kCreate, .path = desired->path, .source_path = desired->source_path};
+    create.after = desired->data;
+    create.acl = desiredAcl(*desired, policies);
+    create.mode = createModeFor(desired->stat);
+    if (create.mode == zk::CreateMode::kPersistentWithTtl) {
+      create.ttl_ms = ttlOf(desired->stat);
+      if (create.ttl_ms <= 0) create.mode = zk::CreateMode::kPersistent;
+    }
+    create.fields = desired->fields;
+    out.push_back(std::move(create));
+    return out;
+  }
+
+  if (zk::kindOf(backup->stat) == zk::NodeKind::kEphemeral) {
+    // A standby-site session owns this path; writing it would fight that client.
+    out.push_back(Change{.kind = ChangeKind::kConflict,
+                         .path = desired->path,
+                         .source_path = desired->source_path,
+                         .reason = "an ephemeral node of the standby site holds this path"});
+    return out;
+  }
+
+  if (backup->data != desired->data) {
+    Change update{.kind = ChangeKind::kUpdate, .path = desired->path, .source_path = desired->source_path};
+    update.before = backup->data;
+    update.after = desired->data;
+    update.expected_version = backup->stat.version;
+    update.fields = desired->fields;
+    out.push_back(std::move(update));
+  }
+
+  if (policies.acls != AclPolicy::kKeepBackup && backup->acl) {
+    auto want = desiredAcl(*desired, policies);
+    if (!sameAcl(want, *backup->acl)) {
+      Change acl{.kind = ChangeKind::kSetAcl, .path = desired->path, .source_path = desired->source_path};
+      acl.acl = std::move(want);
+      acl.acl_before = *backup->acl;
+      acl.expected_version = backup->stat.aversion;
+      out.push_back(std::move(acl));
+    }
+  }
+  return out;
+}
+
+}  // namespace zks::plan
