@@ -1,0 +1,4 @@
+# The libzookeeper-mt client and the test harness, against real servers.
+zks_integration_test(zk_support_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_support_test.cpp
+  TIMEOUT 120)
