@@ -1,0 +1,112 @@
+#pragma once
+
+// Sequence counters: the suffix ZooKeeper gives the next sequential child of
+// a parent. The replicator saves the primary's counters on the backup
+// (saveCounters) so that failover, with the primary gone, can raise every
+// replicated parent's counter on the backup above them (raiseCounters), and
+// sequential nodes created on the promoted site never collide with
+// replicated names.
+//
+// What ZooKeeper really counts (measured on 3.8): a parent counts child
+// creations; the cversion it reports is 2 * creations - numChildren
+// (ZOOKEEPER-1046), and the next sequential suffix is the creation count. So
+// the counter is nextSequence(stat) = (cversion + numChildren) / 2, and each
+// create+delete pair raises it by one (the reported cversion by two).
+//
+// Blocking functions: call from a CLI command or an owner's loop thread,
+// never from a client callback.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "state/store.h"
+#include "zk/client.h"
+#include "zk/multi_batcher.h"
+
+namespace zks::state {
+
+// The next sequential suffix ZooKeeper will hand out under a node with `stat`.
+int32_t nextSequence(const zk::Stat& stat);
+
+// Backup path of a replicated parent -> the primary's nextSequence() for it.
+using Counters = std::map<std::string, int32_t>;
+
+// ---- storage: state_path/counters (meta JSON) + counters/chunk-NNNN ----
+
+// Splits counters into JSON objects of at most about `max_chunk_bytes` each
+// (a single entry longer than that gets a chunk of its own). Pure.
+std::vector<std::string> encodeCounterChunks(const Counters& counters, size_t max_chunk_bytes);
+// Adds one chunk's entries to `into`. Pure.
+Status decodeCounterChunk(std::string_view chunk, Counters& into);
+
+inline constexpr size_t kCounterChunkBytes = 256 * 1024;
+
+// Replaces the saved counters with `counters` (the full map, not a delta).
+// With a fence token every batch leads with its check, so a fenced or deposed
+// replicator cannot overwrite what a failover reads (kFenced). More than one
+// batch is not atomic: a reader may see a mix of old and new chunks, which
+// only ever under-states a counter that the failover's child scan covers.
+Status saveCounters(zk::Client& c, const std::string& state_path, const Counters& counters,
+                    const std::optional<FenceToken>& fence, int64_t now_ms);
+
+struct SavedCounters {
+  Counters counters;
+  int64_t saved_ms = 0;  // 0: never saved
+};
+Result<SavedCounters> loadCounters(zk::Client& c, const std::string& state_path);
+
+// ---- raising ----
+
+struct RaiseProgress {
+  size_t parents_total = 0;
+  size_t parents_checked = 0;  // read so far in the current round
+  int64_t pairs_needed = 0;    // create/delete pairs the current round must write
+  int64_t pairs_written = 0;   // in all rounds so far
+};
+
+struct RaiseOptions {
+  size_t max_request_bytes = zk::kDefaultMaxRequestBytes;
+  size_t max_ops_per_multi = 2000;
+  size_t multis_in_flight = 8;
+  size_t reads_in_flight = 512;
+  // Also list each parent's children and raise above the highest sequential
+  // suffix found: saved counters lag the primary by the save interval, the
+  // replicated children do not. A suffix more than `scan_slack` above the
+  // larger of the saved and current counter is taken for a name that merely
+  // ends in ten digits (a timestamp, an id), not a sequence number.
+  bool scan_children = true;
+  int32_t scan_slack = 100000;
+  // Called on the calling thread, at most about every `progress_every`.
+  std::function<void(const RaiseProgress&)> progress;
+  std::chrono::milliseconds progress_every{1000};
+};
+
+struct RaiseReport {
+  size_t parents = 0;   // parents considered
+  size_t raised = 0;    // parents whose counter had to move
+  size_t missing = 0;   // parents absent on the backup: nothing to raise
+  int64_t pairs = 0;    // create/delete pairs written
+  std::vector<Error> failures;  // parents left below their target, with why
+  std::chrono::milliseconds elapsed{0};
+};
+
+// Raises each parent's counter on the backup to at least desired[parent]
+// (and above its sequential children, see scan_children) with create/delete
+// pairs of a temporary child in multi requests, never splitting a pair, many
+// pairs per request and several requests in flight. Level-triggered: after
+// writing it re-reads and goes again until every parent is high enough, a
+// parent's failure is permanent (no auth, ephemeral parent) or the rounds run
+// out. Error only when the backup cannot be used at all; per-parent problems
+// are in RaiseReport::failures.
+Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, const RaiseOptions& options = {});
+
+// Name of the temporary child the raise creates and deletes in one multi.
+inline constexpr std::string_view kRaiseChildName = "zkstandby-counter-raise";
+
+}  // namespace zks::state
