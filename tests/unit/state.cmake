@@ -1,0 +1,5 @@
+zks_unit_test(state_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/state_records_test.cpp
+  LIBS zks_state nlohmann_json::nlohmann_json)
+target_include_directories(state_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)
