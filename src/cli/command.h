@@ -22,6 +22,7 @@ Action addSyncCommand(CLI::App& app);
 Action addDiffCommand(CLI::App& app);
 Action addFailoverCommand(CLI::App& app);
 Action addStatusCommand(CLI::App& app);
+Action addResumeCommand(CLI::App& app);
 Action addValidateCommand(CLI::App& app);
 Action addMapCommand(CLI::App& app);
 

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   add(addDiffCommand);
   add(addFailoverCommand);
   add(addStatusCommand);
+  add(addResumeCommand);
   add(addValidateCommand);
   add(addMapCommand);
   try {
