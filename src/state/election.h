@@ -23,6 +23,9 @@
 // isLeader(). Like every completion callback they must be cheap: post to the
 // owner's loop. After stop() returns no new callback starts.
 //
+// Teardown: the owner's listeners call into the election, so stop() it,
+// destroy (or close and drain) the client, and only then the election.
+//
 // Unknown outcomes: a create whose answer is lost is found again by the
 // random nonce in its name, so a candidate never holds two nodes.
 

@@ -1,0 +1,142 @@
+// Saving, loading and raising sequence counters against the in-memory ZooKeeper.
+
+#include <gtest/gtest.h>
+
+#include "state/counters.h"
+#include "state/store.h"
+#include "zk/blocking.h"
+#include "zk/fake_client.h"
+
+namespace zks::state {
+namespace {
+
+constexpr const char* kStatePath = "/zkstandby";
+
+class CountersTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<zk::FakeServer> server_ = std::make_shared<zk::FakeServer>();
+  zk::FakeClient client_{server_};
+
+  int64_t nextSuffix(const std::string& parent) {
+    auto r = zk::createSync(client_, zk::CreateOp{.path = parent + "/s-", .mode = zk::CreateMode::kPersistentSequential});
+    EXPECT_EQ(r.code, zk::Code::kOk) << parent;
+    return sequenceSuffix(r.path);
+  }
+};
+
+TEST_F(CountersTest, SaveAndLoadRoundTripAcrossChunksAndShrinkCleanly) {
+  Counters big;
+  for (int i = 0; i < 20000; ++i) big["/zms/topic/topic-with-a-long-name-" + std::to_string(i)] = i;
+  ASSERT_TRUE(saveCounters(client_, kStatePath, big, std::nullopt, 1234).has_value());
+  EXPECT_GE(server_->nodes(StatePaths(kStatePath).counters).size(), 4u);  // meta + several chunks
+  auto loaded = loadCounters(client_, kStatePath);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().describe();
+  EXPECT_EQ(loaded->counters, big);
+  EXPECT_EQ(loaded->saved_ms, 1234);
+
+  const Counters small{{"/zms/a", 5}};
+  ASSERT_TRUE(saveCounters(client_, kStatePath, small, std::nullopt, 5678).has_value());
+  EXPECT_EQ(server_->nodes(StatePaths(kStatePath).counters).size(), 2u);  // meta + one chunk
+  EXPECT_EQ(loadCounters(client_, kStatePath)->counters, small);
+}
+
+TEST_F(CountersTest, NothingSavedLoadsEmpty) {
+  auto loaded = loadCounters(client_, kStatePath);
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_TRUE(loaded->counters.empty());
+  EXPECT_EQ(loaded->saved_ms, 0);
+}
+
+TEST_F(CountersTest, AFencedReplicatorCannotOverwriteSavedCounters) {
+  auto old_token = acquireFence(client_, kStatePath, "old:1");
+  ASSERT_TRUE(old_token.has_value());
+  ASSERT_TRUE(acquireFence(client_, kStatePath, "new:2").has_value());
+  auto saved = saveCounters(client_, kStatePath, {{"/a", 1}}, *old_token, 1);
+  ASSERT_FALSE(saved.has_value());
+  EXPECT_EQ(saved.error().code, ErrorCode::kFenced);
+  EXPECT_TRUE(loadCounters(client_, kStatePath)->counters.empty());
+}
+
+TEST_F(CountersTest, RaisedParentsHandOutSuffixesAtOrAboveTheDesiredValue) {
+  for (const char* p : {"/p/a", "/p/b", "/p/c"}) ASSERT_EQ(server_->createRecursiveDirect(p), zk::Code::kOk);
+  // /p/c is already past its target: it must not move.
+  for (int i = 0; i < 3; ++i) nextSuffix("/p/c");
+  auto report = raiseCounters(client_, {{"/p/a", 1}, {"/p/b", 777}, {"/p/c", 2}});
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->parents, 3u);
+  EXPECT_EQ(report->raised, 2u);
+  EXPECT_EQ(report->pairs, 1 + 777);
+  EXPECT_TRUE(report->failures.empty());
+  EXPECT_EQ(nextSuffix("/p/a"), 1);
+  EXPECT_EQ(nextSuffix("/p/b"), 777);
+  EXPECT_EQ(nextSuffix("/p/c"), 3);
+}
+
+TEST_F(CountersTest, PairsAreNeverSplitAcrossRequestsAndManyRequestsArePipelined) {
+  ASSERT_EQ(server_->createRecursiveDirect("/p/a"), zk::Code::kOk);
+  ASSERT_EQ(server_->createRecursiveDirect("/p/b"), zk::Code::kOk);
+  RaiseOptions options;
+  options.max_ops_per_multi = 7;  // odd on purpose: a pair must not straddle two requests
+  options.max_request_bytes = 100000;
+  std::vector<RaiseProgress> seen;
+  options.progress = [&](const RaiseProgress& p) { seen.push_back(p); };
+  server_->resetCounters();
+  auto report = raiseCounters(client_, {{"/p/a", 100}, {"/p/b", 50}}, options);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->failures.empty());
+  EXPECT_EQ(report->pairs, 150);
+  EXPECT_GE(server_->counters().multis, 150u / 3);
+  EXPECT_EQ(server_->counters().creates, 150u);
+  EXPECT_EQ(server_->counters().deletes, 150u);
+  EXPECT_EQ(zk::getChildrenSync(client_, "/p/a").children.size(), 0u);
+  EXPECT_EQ(nextSuffix("/p/a"), 100);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().pairs_written, 150);
+}
+
+TEST_F(CountersTest, ReplicatedChildrenNewerThanTheSavedCounterAreCoveredButATimestampNameIsNot) {
+  ASSERT_EQ(server_->createRecursiveDirect("/q"), zk::Code::kOk);
+  // Replicated after the last save: the saved value (10) lags behind them.
+  ASSERT_EQ(server_->createDirect(zk::CreateOp{.path = "/q/item-0000000120"}).code, zk::Code::kOk);
+  // A name that merely ends in ten digits.
+  ASSERT_EQ(server_->createDirect(zk::CreateOp{.path = "/q/session-1700000000"}).code, zk::Code::kOk);
+  auto report = raiseCounters(client_, {{"/q", 10}});
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->failures.empty());
+  const int64_t next = nextSuffix("/q");
+  EXPECT_EQ(next, 121);
+
+  RaiseOptions no_scan;
+  no_scan.scan_children = false;
+  ASSERT_EQ(server_->createRecursiveDirect("/r"), zk::Code::kOk);
+  ASSERT_EQ(server_->createDirect(zk::CreateOp{.path = "/r/item-0000000120"}).code, zk::Code::kOk);
+  ASSERT_TRUE(raiseCounters(client_, {{"/r", 10}}, no_scan).has_value());
+  EXPECT_EQ(nextSuffix("/r"), 10);
+}
+
+TEST_F(CountersTest, AParentThatCannotBeRaisedIsReportedAndTheOthersStillAre) {
+  ASSERT_EQ(server_->createRecursiveDirect("/ok"), zk::Code::kOk);
+  ASSERT_EQ(server_->createDirect(zk::CreateOp{.path = "/eph", .mode = zk::CreateMode::kEphemeral},
+                                  client_.sessionId()).code,
+            zk::Code::kOk);
+  ASSERT_EQ(server_->createDirect(zk::CreateOp{.path = "/locked", .acl = {zk::Acl{zk::perm::kRead, "world", "anyone"}}}).code,
+            zk::Code::kOk);
+  auto report = raiseCounters(client_, {{"/ok", 5}, {"/eph", 5}, {"/locked", 5}, {"/absent", 5}});
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->missing, 1u);
+  ASSERT_EQ(report->failures.size(), 2u);
+  std::vector<std::string> failed{report->failures[0].path, report->failures[1].path};
+  std::sort(failed.begin(), failed.end());
+  EXPECT_EQ(failed, (std::vector<std::string>{"/eph", "/locked"}));
+  EXPECT_EQ(nextSuffix("/ok"), 5);
+}
+
+TEST_F(CountersTest, AnUnreachableBackupIsAnError) {
+  ASSERT_EQ(server_->createRecursiveDirect("/p"), zk::Code::kOk);
+  client_.disconnect();
+  auto report = raiseCounters(client_, {{"/p", 5}});
+  ASSERT_FALSE(report.has_value());
+}
+
+}  // namespace
+}  // namespace zks::state
