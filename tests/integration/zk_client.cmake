@@ -6,3 +6,7 @@ zks_integration_test(zk_client_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_client_test.cpp
   LIBS zks_zk
   TIMEOUT 120)
+zks_integration_test(zk_stress_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_stress_test.cpp
+  LIBS zks_zk
+  TIMEOUT 180)
