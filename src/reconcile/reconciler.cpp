@@ -1,0 +1,578 @@
+#include "reconcile/reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <unordered_set>
+
+#include "plan/delete_guard.h"
+
+namespace zks::reconcile {
+
+namespace {
+
+std::string join(const std::string& parent, const std::string& name) {
+  return parent == "/" ? "/" + name : parent + "/" + name;
+}
+
+std::string lastSegment(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+bool ReconcileReport::converged() const {
+  if (fenced || error || guard_tripped) return false;
+  if (refused || unknown || skipped || blocked || conflicts) return false;
+  return true;
+}
+
+// A directory pair being walked: the primary node's children against its
+// backup counterpart's children.
+struct Reconciler::Dir {
+  std::string primary_path;
+  std::string backup_path;
+  bool list_backup = true;      // false when the backup node is new or absent
+  const Root* root = nullptr;   // set for the virtual parent of a root
+  bool primary_listed = false;
+  bool backup_listed = false;
+  std::vector<std::string> primary_children;
+  size_t next_child = 0;
+  std::unordered_set<std::string> backup_children;  // names not yet claimed by a primary child
+  size_t pending = 0;           // children issued and not finished
+  bool suppress_deletes = false;
+};
+
+// A backup node with no primary counterpart, and its subtree.
+struct Reconciler::Orphan {
+  std::shared_ptr<Orphan> parent;
+  std::string path;
+  std::string data;
+  zk::Stat stat;
+  size_t pending = 0;
+  bool blocked = false;
+  std::string blocked_by;
+};
+
+Reconciler::Reconciler(EventLoop& loop, zk::Client& primary, zk::Client& backup, ReconcileOptions options)
+    : loop_(loop), primary_(primary), backup_(backup), options_(std::move(options)) {
+  if (!options_.dry_run) {
+    applier_ = std::make_unique<apply::Applier>(backup_, loop_, options_.applier,
+                                                [this](const apply::Outcome& o) { onOutcome(o); });
+  }
+  if (!options_.excluded_primary) options_.excluded_primary = [](const std::string&) { return false; };
+  if (!options_.protected_backup) options_.protected_backup = [](const std::string&) { return false; };
+}
+
+Reconciler::~Reconciler() { *alive_ = false; }
+
+void Reconciler::start() {
+  // Each root is the only child of a virtual directory, so that roots go
+  // through the same read-map-plan path as every other node.
+  for (const auto& root : options_.roots) {
+    auto dir = std::make_shared<Dir>();
+    dir->root = &root;
+    dir->primary_listed = dir->backup_listed = true;
+    dir->list_backup = false;
+    dir->primary_children = {lastSegment(root.source)};
+    ++open_work_;
+    dirs_to_list_.push_back(dir);
+  }
+  pump();
+  maybeFinish();
+}
+
+void Reconciler::countRead() {
+  ++report_.reads;
+}
+
+void Reconciler::get(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::GetResult)> then) {
+  ++outstanding_;
+  countRead();
+  c.get(path, watch, [this, alive = alive_, then = std::move(then)](zk::GetResult r) mutable {
+    loop_.post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
+      if (!*alive) return;
+      --outstanding_;
+      then(std::move(r));
+      pump();
+      maybeFinish();
+    });
+  });
+}
+
+void Reconciler::getAcl(zk::Client& c, const std::string& path, std::function<void(zk::AclResult)> then) {
+  ++outstanding_;
+  countRead();
+  c.getAcl(path, [this, alive = alive_, then = std::move(then)](zk::AclResult r) mutable {
+    loop_.post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
+      if (!*alive) return;
+      --outstanding_;
+      then(std::move(r));
+      pump();
+      maybeFinish();
+    });
+  });
+}
+
+void Reconciler::children(zk::Client& c, const std::string& path, bool watch,
+                          std::function<void(zk::ChildrenResult)> then) {
+  ++outstanding_;
+  countRead();
+  c.getChildren(path, watch, [this, alive = alive_, then = std::move(then)](zk::ChildrenResult r) mutable {
+    loop_.post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
+      if (!*alive) return;
+      --outstanding_;
+      then(std::move(r));
+      pump();
+      maybeFinish();
+    });
+  });
+}
+
+// Issues reads while the window has room: children of listed directories
+// first (depth first keeps the frontier small), then new listings.
+void Reconciler::pump() {
+  while (outstanding_ < options_.max_outstanding_reads && !dirs_to_list_.empty()) {
+    auto dir = dirs_to_list_.back();
+    if (!dir->primary_listed || !dir->backup_listed) {
+      dirs_to_list_.pop_back();
+      listDir(dir);
+      continue;
+    }
+    if (dir->next_child < dir->primary_children.size()) {
+      std::string name = dir->primary_children[dir->next_child++];
+      ++dir->pending;
+      readPrimaryChild(dir, std::move(name));
+      continue;
+    }
+    dirs_to_list_.pop_back();
+    if (dir->pending == 0) dirDone(dir);
+  }
+}
+
+void Reconciler::listDir(std::shared_ptr<Dir> dir) {
+  children(primary_, dir->primary_path, options_.watch_primary, [this, dir](zk::ChildrenResult r) {
+    if (r.code == zk::Code::kOk) {
+      dir->primary_children = std::move(r.children);
+      std::sort(dir->primary_children.begin(), dir->primary_children.end());
+    } else if (r.code != zk::Code::kNoNode) {
+      readFailed(r.code, dir->primary_path, "list primary children");
+      dir->suppress_deletes = true;
+    }
+    dir->primary_listed = true;
+    onListed(dir);
+  });
+  if (dir->list_backup) {
+    children(backup_, dir->backup_path, false, [this, dir](zk::ChildrenResult r) {
+      if (r.code == zk::Code::kOk) {
+        dir->backup_children.insert(r.children.begin(), r.children.end());
+      } else if (r.code != zk::Code::kNoNode) {
+        readFailed(r.code, dir->backup_path, "list backup children");
+        dir->suppress_deletes = true;
+      }
+      dir->backup_listed = true;
+      onListed(dir);
+    });
+  } else {
+    dir->backup_listed = true;
+  }
+}
+
+void Reconciler::onListed(std::shared_ptr<Dir> dir) {
+  if (dir->primary_listed && dir->backup_listed) dirs_to_list_.push_back(dir);
+}
+
+void Reconciler::readPrimaryChild(std::shared_ptr<Dir> dir, std::string name) {
+  const std::string source_path = dir->root ? dir->root->source : join(dir->primary_path, name);
+  if (options_.excluded_primary(source_path)) {
+    // Its backup counterpart (same name) is never touched either.
+    dir->backup_children.erase(name);
+    childDone(dir);
+    return;
+  }
+  const bool want_acl = options_.policies.acls == plan::AclPolicy::kCopy;
+  struct Pending {
+    std::optional<zk::GetResult> get;
+    std::optional<zk::AclResult> acl;
+    bool want_acl;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->want_acl = want_acl;
+  auto maybe_done = [this, dir, source_path, pending] {
+    if (!pending->get || (pending->want_acl && !pending->acl)) return;
+    onPrimaryChild(dir, source_path, std::move(*pending->get), std::move(pending->acl));
+  };
+  get(primary_, source_path, options_.watch_primary, [pending, maybe_done](zk::GetResult r) {
+    pending->get = std::move(r);
+    maybe_done();
+  });
+  if (want_acl) {
+    getAcl(primary_, source_path, [pending, maybe_done](zk::AclResult r) {
+      pending->acl = std::move(r);
+      maybe_done();
+    });
+  }
+}
+
+void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
+                                std::optional<zk::AclResult> acl) {
+  if (get.code == zk::Code::kNoNode) {
+    // Gone since the listing. Its backup counterpart stays unclaimed and is
+    // handled as an orphan; a vanished root makes its whole target an orphan.
+    if (dir->root) {
+      auto holder = std::shared_ptr<Orphan>();
+      ++open_work_;
+      visitOrphan(holder, dir->root->target);
+    }
+    childDone(dir);
+    return;
+  }
+  if (get.code != zk::Code::kOk) {
+    readFailed(get.code, source_path, "read primary node");
+    dir->suppress_deletes = true;
+    childDone(dir);
+    return;
+  }
+  ++report_.primary_nodes;
+  ++nodes_read_;
+  report_.max_primary_zxid = std::max(report_.max_primary_zxid, std::max(get.stat.mzxid, get.stat.pzxid));
+  if (options_.on_primary_node) options_.on_primary_node(source_path, get.stat);
+  if (options_.progress && nodes_read_ % options_.progress_every == 0) {
+    options_.progress(nodes_read_, applier_ ? applier_->stats().writes() : report_.planned_writes);
+  }
+  if (!plan::replicates(get.stat, options_.policies)) {
+    childDone(dir);  // a primary ephemeral: not copied, and it has no children
+    return;
+  }
+  MappedNode mapped = options_.mapper ? options_.mapper(source_path, get.data)
+                                      : MappedNode{true, source_path, get.data, {}, {}};
+  // The walk maps one level at a time: the backup parent is already known,
+  // only this node's own name can change.
+  const std::string backup_path =
+      dir->root ? dir->root->target : join(dir->backup_path, lastSegment(mapped.path.empty() ? source_path : mapped.path));
+  const std::string backup_name = lastSegment(backup_path);
+  const bool backup_listed_here = !dir->root && dir->backup_children.erase(backup_name) > 0;
+
+  if (!mapped.replicated || !mapped.failure.empty()) {
+    ++report_.skipped;
+    recordReport(plan::Change{.kind = plan::ChangeKind::kSkipped,
+                              .path = backup_path,
+                              .source_path = source_path,
+                              .reason = mapped.failure.empty() ? "not replicated by the mapping" : mapped.failure});
+    // Its existing backup subtree is still walked (children may map fine);
+    // a missing one cannot receive children.
+    if (backup_listed_here || dir->root) {
+      auto child = std::make_shared<Dir>();
+      child->primary_path = source_path;
+      child->backup_path = backup_path;
+      ++open_work_;
+      dirs_to_list_.push_back(child);
+    }
+    childDone(dir);
+    return;
+  }
+
+  plan::DesiredNode desired{.source_path = source_path,
+                            .path = backup_path,
+                            .data = std::move(mapped.data),
+                            .stat = get.stat,
+                            .acl = acl && acl->code == zk::Code::kOk ? std::move(acl->acl) : zk::AclList{},
+                            .fields = std::move(mapped.fields)};
+  const zk::Stat primary_stat = get.stat;
+  if (!dir->root && !backup_listed_here) {
+    if (dir->list_backup && dir->backup_listed && !dir->suppress_deletes && dir->backup_children.count(backup_name) == 0) {
+      // Not listed on the backup: either missing, or a second primary node
+      // already claimed this backup name.
+    }
+    planAndDescend(dir, std::move(desired), std::nullopt, primary_stat);
+    return;
+  }
+  readBackupAndPlan(dir, std::move(desired), primary_stat);
+}
+
+void Reconciler::readBackupAndPlan(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat) {
+  const bool want_acl = options_.policies.acls != plan::AclPolicy::kKeepBackup;
+  struct Pending {
+    std::optional<zk::GetResult> get;
+    std::optional<zk::AclResult> acl;
+    bool want_acl;
+    plan::DesiredNode desired;
+  };
+  auto pending = std::make_shared<Pending>(Pending{{}, {}, want_acl, std::move(desired)});
+  const std::string path = pending->desired.path;
+  auto maybe_done = [this, dir, pending, primary_stat] {
+    if (!pending->get || (pending->want_acl && !pending->acl)) return;
+    auto& g = *pending->get;
+    if (g.code == zk::Code::kNoNode) {
+      planAndDescend(dir, std::move(pending->desired), std::nullopt, primary_stat);
+      return;
+    }
+    if (g.code != zk::Code::kOk) {
+      readFailed(g.code, pending->desired.path, "read backup node");
+      childDone(dir);
+      return;
+    }
+    ++report_.backup_nodes;
+    plan::BackupNode backup{.path = pending->desired.path, .data = std::move(g.data), .stat = g.stat};
+    if (pending->want_acl && pending->acl->code == zk::Code::kOk) backup.acl = std::move(pending->acl->acl);
+    planAndDescend(dir, std::move(pending->desired), std::move(backup), primary_stat);
+  };
+  get(backup_, path, false, [pending, maybe_done](zk::GetResult r) {
+    pending->get = std::move(r);
+    maybe_done();
+  });
+  if (want_acl) {
+    getAcl(backup_, path, [pending, maybe_done](zk::AclResult r) {
+      pending->acl = std::move(r);
+      maybe_done();
+    });
+  }
+}
+
+void Reconciler::planAndDescend(std::shared_ptr<Dir> dir, std::optional<plan::DesiredNode> desired,
+                                std::optional<plan::BackupNode> backup, zk::Stat primary_stat) {
+  const std::string source_path = desired->source_path;
+  const std::string backup_path = desired->path;
+  const bool backup_exists = backup.has_value();
+  const int32_t backup_children = backup ? backup->stat.num_children : 0;
+  bool can_descend = true;
+  for (auto& change : plan::planNode(desired, backup, options_.policies)) {
+    if (change.kind == plan::ChangeKind::kConflict) can_descend = false;
+    emit(std::move(change));
+  }
+  if (can_descend && (primary_stat.num_children > 0 || backup_children > 0 || options_.watch_primary)) {
+    auto child = std::make_shared<Dir>();
+    child->primary_path = source_path;
+    child->backup_path = backup_path;
+    child->list_backup = backup_exists && backup_children > 0;
+    ++open_work_;
+    dirs_to_list_.push_back(child);
+  }
+  childDone(dir);
+}
+
+void Reconciler::childDone(std::shared_ptr<Dir> dir) {
+  --dir->pending;
+  if (dir->pending == 0 && dir->next_child == dir->primary_children.size() && dir->primary_listed &&
+      dir->backup_listed) {
+    // Finished unless pump() has yet to pop it; dirDone runs once either way.
+    auto it = std::find(dirs_to_list_.begin(), dirs_to_list_.end(), dir);
+    if (it != dirs_to_list_.end()) dirs_to_list_.erase(it);
+    dirDone(dir);
+  }
+}
+
+void Reconciler::dirDone(std::shared_ptr<Dir> dir) {
+  if (!dir->root && !dir->suppress_deletes) {
+    for (const auto& name : dir->backup_children) {
+      const std::string path = join(dir->backup_path, name);
+      if (options_.protected_backup(path)) continue;
+      ++open_work_;
+      visitOrphan(nullptr, path);
+    }
+  } else if (dir->suppress_deletes && !dir->backup_children.empty()) {
+    spdlog::warn("not deleting {} unmatched backup children of {}: its walk was incomplete",
+                 dir->backup_children.size(), dir->backup_path);
+  }
+  dir->backup_children.clear();
+  --open_work_;
+}
+
+void Reconciler::visitOrphan(std::shared_ptr<Orphan> parent, std::string path) {
+  get(backup_, path, false, [this, parent, path](zk::GetResult r) {
+    if (r.code == zk::Code::kNoNode) {
+      if (parent && --parent->pending == 0) orphanDone(parent);
+      --open_work_;
+      return;
+    }
+    if (r.code != zk::Code::kOk) {
+      readFailed(r.code, path, "read backup node");
+      if (parent) {
+        parent->blocked = true;
+        parent->blocked_by = path + " (unreadable)";
+        if (--parent->pending == 0) orphanDone(parent);
+      }
+      --open_work_;
+      return;
+    }
+    if (zk::kindOf(r.stat) == zk::NodeKind::kEphemeral) {
+      // A standby-site session's node: never removed, and it keeps its parents.
+      if (parent) {
+        parent->blocked = true;
+        parent->blocked_by = path + " (ephemeral)";
+        if (--parent->pending == 0) orphanDone(parent);
+      }
+      --open_work_;
+      return;
+    }
+    ++report_.backup_nodes;
+    auto orphan = std::make_shared<Orphan>();
+    orphan->parent = parent;
+    orphan->path = path;
+    orphan->data = std::move(r.data);
+    orphan->stat = r.stat;
+    if (r.stat.num_children == 0) {
+      orphanDone(orphan);
+      --open_work_;
+      return;
+    }
+    orphan->pending = 1;  // held by the listing below
+    children(backup_, path, false, [this, orphan](zk::ChildrenResult c) {
+      if (c.code != zk::Code::kOk && c.code != zk::Code::kNoNode) {
+        readFailed(c.code, orphan->path, "list backup children");
+        orphan->blocked = true;
+        orphan->blocked_by = orphan->path + " (unlistable)";
+      }
+      for (const auto& name : c.children) {
+        const std::string child = join(orphan->path, name);
+        if (options_.protected_backup(child)) {
+          orphan->blocked = true;
+          orphan->blocked_by = child + " (excluded or protected)";
+          continue;
+        }
+        ++orphan->pending;
+        ++open_work_;
+        visitOrphan(orphan, child);
+      }
+      if (--orphan->pending == 0) orphanDone(orphan);
+      --open_work_;
+    });
+  });
+}
+
+// All of an orphan's subtree is settled: delete it (after its children,
+// which were appended first) or report what keeps it.
+void Reconciler::orphanDone(std::shared_ptr<Orphan> orphan) {
+  if (orphan->blocked) {
+    ++report_.blocked;
+    recordReport(plan::Change{.kind = plan::ChangeKind::kBlocked,
+                              .path = orphan->path,
+                              .reason = "delete blocked by " + orphan->blocked_by});
+    if (orphan->parent) {
+      orphan->parent->blocked = true;
+      orphan->parent->blocked_by = orphan->path + " (kept)";
+    }
+  } else {
+    auto changes = plan::planNode(std::nullopt,
+                                  plan::BackupNode{.path = orphan->path, .data = std::move(orphan->data), .stat = orphan->stat},
+                                  options_.policies);
+    for (auto& c : changes) deletes_.push_back(std::move(c));
+    if (changes.empty() && orphan->parent) {
+      // deletes: keep — the parent stays too.
+      orphan->parent->blocked = true;
+      orphan->parent->blocked_by = orphan->path + " (kept)";
+    }
+  }
+  if (orphan->parent && --orphan->parent->pending == 0) orphanDone(orphan->parent);
+}
+
+void Reconciler::emit(plan::Change change) {
+  if (!plan::isWrite(change)) {
+    if (change.kind == plan::ChangeKind::kConflict) ++report_.conflicts;
+    recordReport(std::move(change));
+    return;
+  }
+  ++report_.planned_writes;
+  if (options_.dry_run) {
+    report_.changes.push_back(std::move(change));
+  } else {
+    applier_->submit(std::move(change));
+  }
+}
+
+void Reconciler::recordReport(plan::Change change) {
+  if (change.kind == plan::ChangeKind::kSkipped || change.kind == plan::ChangeKind::kBlocked) {
+    spdlog::warn("{} {}: {}", plan::changeKindName(change.kind), change.path, change.reason);
+  } else if (change.kind == plan::ChangeKind::kConflict) {
+    spdlog::warn("conflict {}: {}", change.path, change.reason);
+  }
+  report_.changes.push_back(std::move(change));
+}
+
+void Reconciler::onOutcome(const apply::Outcome& outcome) {
+  // The applier is mid-callback; look at the finish line once it is done.
+  loop_.post([this, alive = alive_] {
+    if (*alive) maybeFinish();
+  });
+  switch (outcome.kind) {
+    case apply::OutcomeKind::kApplied:
+      return;
+    case apply::OutcomeKind::kFenced:
+      report_.fenced = true;
+      return;
+    case apply::OutcomeKind::kRefused: {
+      ++report_.refused;
+      auto c = outcome.change;
+      c.reason = std::string("refused: ") + std::string(zk::codeName(outcome.code));
+      spdlog::info("{} {} refused ({}); will re-read and re-plan", plan::changeKindName(c.kind), c.path,
+                   zk::codeName(outcome.code));
+      report_.changes.push_back(std::move(c));
+      return;
+    }
+    case apply::OutcomeKind::kUnknown: {
+      ++report_.unknown;
+      auto c = outcome.change;
+      c.reason = std::string("outcome unknown: ") + std::string(zk::codeName(outcome.code));
+      report_.changes.push_back(std::move(c));
+      return;
+    }
+    case apply::OutcomeKind::kTooLarge: {
+      ++report_.skipped;
+      auto c = outcome.change;
+      c.reason = "the write alone exceeds the request limit (max_request_bytes)";
+      recordReport(std::move(c));
+      return;
+    }
+  }
+}
+
+void Reconciler::readFailed(zk::Code code, const std::string& path, const char* what) {
+  if (code == zk::Code::kNoAuth) {
+    ++report_.skipped;
+    recordReport(plan::Change{.kind = plan::ChangeKind::kSkipped,
+                              .path = path,
+                              .reason = std::string(what) + ": not authorized (check auth for this site)"});
+    return;
+  }
+  if (!report_.error) {
+    report_.error = Error{ErrorCode::kZooKeeper, std::string(what) + " failed: " + std::string(zk::codeName(code)), path};
+  }
+}
+
+void Reconciler::finishWalk() {
+  walk_done_ = true;
+  const auto verdict = plan::checkDeleteGuard(deletes_.size(), report_.backup_nodes, options_.max_delete_fraction,
+                                              options_.allow_mass_delete);
+  report_.planned_deletes = deletes_.size();
+  if (!verdict.allowed) {
+    report_.guard_tripped = true;
+    report_.guard_reason = verdict.reason;
+    spdlog::error("{}", verdict.reason);
+    if (options_.dry_run) {
+      for (auto& d : deletes_) report_.changes.push_back(std::move(d));
+    }
+  } else if (!report_.error) {
+    for (auto& d : deletes_) emit(std::move(d));
+  } else if (!deletes_.empty()) {
+    spdlog::warn("not deleting {} backup nodes: the walk was incomplete", deletes_.size());
+  }
+  deletes_.clear();
+  deletes_submitted_ = true;
+  if (applier_) applier_->flush();
+}
+
+void Reconciler::maybeFinish() {
+  if (finished_) return;
+  if (!walk_done_) {
+    if (open_work_ == 0 && outstanding_ == 0 && dirs_to_list_.empty()) finishWalk();
+    else return;
+  }
+  if (applier_ && !applier_->idle()) {
+    applier_->flush();
+    return;
+  }
+  if (applier_) report_.applied = applier_->stats();
+  finished_ = true;
+}
+
+}  // namespace zks::reconcile

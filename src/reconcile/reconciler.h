@@ -1,0 +1,147 @@
+#pragma once
+
+// One full reconcile pass: walks the primary's roots and the backup's target
+// roots side by side, maps every primary node, plans what the backup needs
+// (plan::planNode) and, unless it is a dry run, hands the writes to the
+// Applier while the walk goes on. Deletes wait for the end of the walk: the
+// delete guard needs the whole count first.
+//
+// Memory: no payload outlives the node it belongs to; what a pass keeps is
+// the directories still to walk and the delete list.
+//
+// Threading: everything runs on `loop` (the caller runs it); client
+// completions are posted there.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apply/applier.h"
+#include "common/event_loop.h"
+#include "plan/change.h"
+#include "plan/node_plan.h"
+#include "zk/client.h"
+
+namespace zks::reconcile {
+
+// What the mapping makes of one primary node.
+struct MappedNode {
+  bool replicated = true;      // false: outside the mapping's reach, not copied
+  std::string path;            // backup path (known even when the payload fails)
+  std::string data;            // mapped payload
+  std::vector<plan::FieldChange> fields;
+  std::string failure;         // non-empty: the payload could not be mapped
+};
+using NodeMapper = std::function<MappedNode(const std::string& primary_path, const std::string& data)>;
+
+struct Root {
+  std::string source;
+  std::string target;
+};
+
+struct ReconcileOptions {
+  std::vector<Root> roots;
+  NodeMapper mapper;
+  std::function<bool(const std::string&)> excluded_primary;  // primary paths never read
+  std::function<bool(const std::string&)> protected_backup;  // backup paths never written (exclude, state_path)
+  plan::Policies policies;
+  double max_delete_fraction = 0.25;
+  bool allow_mass_delete = false;
+  bool dry_run = false;
+  bool watch_primary = false;           // daemon: arm data and child watches with every read
+  size_t max_outstanding_reads = 4096;  // per site
+  apply::ApplierOptions applier;
+  // Called on the loop thread every `progress_every` nodes read.
+  std::function<void(size_t nodes_read, size_t writes)> progress;
+  size_t progress_every = 10000;
+  // Called for each primary node read (daemon: index and watch bookkeeping).
+  std::function<void(const std::string& primary_path, const zk::Stat& stat)> on_primary_node;
+};
+
+struct ReconcileReport {
+  size_t primary_nodes = 0;         // read under the roots (excluded ones not counted)
+  size_t backup_nodes = 0;          // replicated backup nodes seen (not ephemeral, not protected)
+  size_t reads = 0;
+  std::vector<plan::Change> changes;  // dry run: every planned change; otherwise the non-writes and failed writes
+  apply::ApplierStats applied;
+  size_t planned_writes = 0;
+  size_t planned_deletes = 0;
+  bool guard_tripped = false;
+  std::string guard_reason;
+  size_t refused = 0;   // writes the server refused (re-plan)
+  size_t unknown = 0;   // writes with unknown outcome (re-plan)
+  size_t skipped = 0;   // primary nodes not replicated (mapping failures, too large)
+  size_t blocked = 0;   // deletes prevented by ephemerals or protected nodes
+  size_t conflicts = 0;
+  bool fenced = false;
+  std::optional<Error> error;  // a read failed in a way a re-run would not fix here
+  int64_t max_primary_zxid = 0;
+
+  // Converged: nothing left to write and nothing unresolved.
+  bool converged() const;
+  // Worth another pass: some writes were refused or have unknown outcome.
+  bool needsAnotherPass() const { return !fenced && !error && (refused > 0 || unknown > 0); }
+};
+
+class Reconciler {
+ public:
+  Reconciler(EventLoop& loop, zk::Client& primary, zk::Client& backup, ReconcileOptions options);
+  ~Reconciler();
+  Reconciler(const Reconciler&) = delete;
+  Reconciler& operator=(const Reconciler&) = delete;
+
+  void start();
+  bool done() const { return finished_; }
+  const ReconcileReport& report() const { return report_; }
+
+ private:
+  struct Dir;
+  struct Orphan;
+
+  void pump();
+  void listDir(std::shared_ptr<Dir> dir);
+  void onListed(std::shared_ptr<Dir> dir);
+  void readPrimaryChild(std::shared_ptr<Dir> dir, std::string name);
+  void onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
+                      std::optional<zk::AclResult> acl);
+  void readBackupAndPlan(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat);
+  void planAndDescend(std::shared_ptr<Dir> dir, std::optional<plan::DesiredNode> desired,
+                      std::optional<plan::BackupNode> backup, zk::Stat primary_stat);
+  void childDone(std::shared_ptr<Dir> dir);
+  void dirDone(std::shared_ptr<Dir> dir);
+  void visitOrphan(std::shared_ptr<Orphan> parent, std::string path);
+  void orphanDone(std::shared_ptr<Orphan> orphan);
+  void finishWalk();
+  void recordReport(plan::Change change);
+  void emit(plan::Change change);
+  void onOutcome(const apply::Outcome& outcome);
+  void readFailed(zk::Code code, const std::string& path, const char* what);
+  void maybeFinish();
+  void countRead();
+
+  // Async read helpers that post their completion to the loop.
+  void get(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::GetResult)> then);
+  void getAcl(zk::Client& c, const std::string& path, std::function<void(zk::AclResult)> then);
+  void children(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::ChildrenResult)> then);
+
+  EventLoop& loop_;
+  zk::Client& primary_;
+  zk::Client& backup_;
+  ReconcileOptions options_;
+  std::unique_ptr<apply::Applier> applier_;
+  ReconcileReport report_;
+
+  std::vector<std::shared_ptr<Dir>> dirs_to_list_;  // a stack: depth first keeps the frontier small
+  size_t outstanding_ = 0;       // reads in flight
+  size_t open_work_ = 0;         // roots, directories and orphans not finished
+  std::vector<plan::Change> deletes_;  // post-order: children before parents
+  bool walk_done_ = false;
+  bool deletes_submitted_ = false;
+  bool finished_ = false;
+  size_t nodes_read_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace zks::reconcile

@@ -1,0 +1,3 @@
+zks_unit_test(reconcile_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/reconcile_test.cpp ${CMAKE_CURRENT_LIST_DIR}/plan_test.cpp
+  LIBS zks_reconcile zks_zk)
