@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -90,5 +91,16 @@ std::expected<Config, std::vector<Problem>> loadConfig(const std::filesystem::pa
 // Reads credentials from the file or environment variable an AuthConfig
 // names. Errors name the file or variable, never the secret.
 Result<zk::ConnectOptions> connectOptions(const SiteConfig& site, const std::string& name);
+
+// The checks loadConfig applies to single values, for other loaders (mapping
+// rules) that take the same kinds of value. Each returns why the value is
+// not acceptable, or nothing when it is.
+//
+// A znode path: absolute, no trailing slash except "/" itself, no empty,
+// "." or ".." segment, no control characters.
+std::optional<std::string> znodePathError(std::string_view path);
+// A path glob: a znode path whose segments may hold `*` (any characters
+// within one segment) or be exactly `**` (any number of segments, even none).
+std::optional<std::string> globError(std::string_view glob);
 
 }  // namespace zks::config
