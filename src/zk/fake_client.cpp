@@ -1044,7 +1044,9 @@ struct FakeServer::Impl {
 
   // ---- FakeClient session transitions; mu held, they take the core's ----
 
-  Status openSession(const std::shared_ptr<FakeClient::Core>& core) {
+  // `announce`: deliver kConnected. The constructor's first open stays
+  // silent: no listener can be set before it.
+  Status openSession(const std::shared_ptr<FakeClient::Core>& core, bool announce) {
     std::lock_guard lk(core->mu);
     if (sessions.contains(core->session_id)) {
       closeSession(core->session_id);
@@ -1062,7 +1064,7 @@ struct FakeServer::Impl {
     core->session_id = createSession(core, core->generation, core->options.address);
     core->state = SessionState::kConnected;
     core->last_zxid = zxid;
-    core->sessionEventLocked(SessionState::kConnected);
+    if (announce) core->sessionEventLocked(SessionState::kConnected);
     SessionRec& rec = sessions.at(core->session_id);
     std::vector<AuthEntry> auth = core->options.auth;
     auth.insert(auth.end(), core->added_auth.begin(), core->added_auth.end());
@@ -1305,13 +1307,14 @@ void FakeClient::Core::loop() {
           fn = std::move(d.fn);
           break;
         case Delivery::Kind::kWatch:
-          // Events of an older session are never delivered.
-          if (watch_listener && d.session_id == session_id && d.watch.generation == generation) {
+          // Events of an older session, or of a closed client, are never delivered.
+          if (watch_listener && d.session_id == session_id && d.watch.generation == generation &&
+              state != SessionState::kClosed) {
             fn = [listener = watch_listener, ev = std::move(d.watch)] { listener(ev); };
           }
           break;
         case Delivery::Kind::kSession:
-          if (session_listener && d.session.generation == generation) {
+          if (session_listener && d.session.generation == generation && state != SessionState::kClosed) {
             fn = [listener = session_listener, ev = d.session] { listener(ev); };
           }
           break;
@@ -1592,7 +1595,10 @@ FakeClient::FakeClient(std::shared_ptr<FakeServer> server, FakeClientOptions opt
     core_->worker = std::thread([core = core_] { core->loop(); });
     core_->worker_id = core_->worker.get_id();
   }
-  if (core_->options.connect) (void)reopen(std::chrono::milliseconds(0));
+  if (core_->options.connect) {
+    std::lock_guard lk(server_->impl_->mu);
+    (void)server_->impl_->openSession(core_, false);
+  }
 }
 
 FakeClient::~FakeClient() {
@@ -1642,7 +1648,7 @@ void FakeClient::setSessionListener(SessionListener listener) {
 
 Status FakeClient::reopen(std::chrono::milliseconds /*timeout*/) {
   std::lock_guard lk(server_->impl_->mu);
-  return server_->impl_->openSession(core_);
+  return server_->impl_->openSession(core_, true);
 }
 
 void FakeClient::close() {

@@ -175,13 +175,18 @@ class FakeServer {
 struct FakeClientOptions {
   std::vector<AuthEntry> auth;           // added at the start of every session (scheme "digest")
   std::string address = "127.0.0.1";     // the client's address, for ip ACLs
-  bool connect = true;                   // open the first session now; false: wait for reopen(), like CClient
+  // Open the first session (generation 1) in the constructor, silently: no
+  // kConnected event, since no listener can be set yet. false: wait for
+  // reopen(), like CClient.
+  bool connect = true;
 };
 
 class FakeClient final : public Client {
  public:
   explicit FakeClient(std::shared_ptr<FakeServer> server, FakeClientOptions options = {});
-  ~FakeClient() override;  // closes the session; pending callbacks still run
+  // Closes the session. Callbacks of pending requests still run (with
+  // kClosing); undelivered events are dropped.
+  ~FakeClient() override;
   FakeClient(const FakeClient&) = delete;
   FakeClient& operator=(const FakeClient&) = delete;
 
@@ -201,7 +206,8 @@ class FakeClient final : public Client {
   // kClosing), opens a new one with generation + 1 and delivers kConnected.
   // Fails with kTimeout at once when the server does not accept connections.
   Status reopen(std::chrono::milliseconds timeout) override;
-  // Closes the session; requests then fail with kClosing. No session event.
+  // Closes the session; requests then fail with kClosing. No session event,
+  // and events not yet delivered are dropped.
   void close() override;
   SessionState state() const override;
   uint64_t generation() const override;

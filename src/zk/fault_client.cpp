@@ -108,7 +108,10 @@ struct FaultClient::Core {
       Arrival a = std::move(arrivals.front());
       arrivals.pop_front();
       is_response = a.is_response;
-      if (!a.is_response) return std::move(a.fn);
+      if (!a.is_response) {
+        if (stop) continue;  // no events once destruction began
+        return std::move(a.fn);
+      }
       if (a.seq == next_deliver) {
         ++next_deliver;
         return std::move(a.fn);

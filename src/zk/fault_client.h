@@ -76,9 +76,9 @@ class FaultClient final : public Client {
   explicit FaultClient(std::shared_ptr<Client> inner, uint64_t seed = 1);
   // Borrows the inner client, which must outlive this object.
   explicit FaultClient(Client& inner, uint64_t seed = 1);
-  // Stops the completion thread after delivering what it holds. Answers that
-  // the inner client delivers later still reach their callbacks, on the
-  // inner client's thread; later events are dropped.
+  // Stops the completion thread after delivering the answers it holds; events
+  // not yet delivered are dropped. Answers that the inner client delivers
+  // later still reach their callbacks, on the inner client's thread.
   ~FaultClient() override;
   FaultClient(const FaultClient&) = delete;
   FaultClient& operator=(const FaultClient&) = delete;
