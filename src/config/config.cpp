@@ -167,14 +167,15 @@ class Loader {
     int previous_line = list.line;
     for (auto it = list.node.begin(); it != list.node.end(); ++it, ++index) {
       YAML::Node item = *it;
-      // yaml-cpp marks an empty item at the next token; the line before is closer.
+      // yaml-cpp marks an empty item at the token after it, which may be a
+      // later section; the list's line or the previous item's is closer.
       int line = item.IsNull() ? previous_line : lineOf(item, list.line);
       previous_line = line;
       each(Field{list.name + "[" + std::to_string(index) + "]", line, item});
     }
   }
 
-  std::optional<std::string> string(const Field& f) {
+  std::optional<std::string> textOf(const Field& f) {
     if (f.node.IsScalar()) return f.node.Scalar();
     add(f.line, f.name + " must be a string, got " + kindOf(f.node));
     return std::nullopt;
@@ -213,7 +214,7 @@ class Loader {
   }
 
   std::optional<std::string> oneOf(const Field& f, std::initializer_list<std::string_view> allowed) {
-    auto text = string(f);
+    auto text = textOf(f);
     if (!text) return std::nullopt;
     if (std::find(allowed.begin(), allowed.end(), *text) != allowed.end()) return text;
     std::string list;
@@ -223,7 +224,7 @@ class Loader {
   }
 
   std::optional<std::string> znodePath(const Field& f) {
-    auto text = string(f);
+    auto text = textOf(f);
     if (!text) return std::nullopt;
     if (auto error = znodePathError(*text)) {
       add(f.line, f.name + " " + inQuotes(*text) + " is not a valid znode path: it " + *error);
@@ -238,7 +239,7 @@ class Loader {
     walkMap(f, {
                    {"connect",
                     [this, &site](const Field& v) {
-                      auto text = string(v);
+                      auto text = textOf(v);
                       if (!text) return;
                       if (auto error = connectStringError(*text)) {
                         add(v.line, v.name + " " + inQuotes(*text) + " is not host:port[,host:port...][/chroot]: it " + *error);
@@ -263,7 +264,7 @@ class Loader {
     walkMap(f, {
                    {"scheme",
                     [&](const Field& v) {
-                      auto text = string(v);
+                      auto text = textOf(v);
                       if (!text) {
                         ok = false;
                       } else if (*text != "digest") {
@@ -274,7 +275,7 @@ class Loader {
                     }},
                    {"credentials_file",
                     [&](const Field& v) {
-                      auto text = string(v);
+                      auto text = textOf(v);
                       if (!text || text->empty()) {
                         if (text) add(v.line, v.name + " is empty");
                         ok = false;
@@ -284,7 +285,7 @@ class Loader {
                     }},
                    {"credentials_env",
                     [&](const Field& v) {
-                      auto text = string(v);
+                      auto text = textOf(v);
                       if (!text || text->empty()) {
                         if (text) add(v.line, v.name + " is empty");
                         ok = false;
@@ -293,7 +294,7 @@ class Loader {
                       auth.credentials_env = *text;
                     }},
                });
-    if (!f.node.IsMap()) return;  // walkMap said why
+    if (!f.node.IsNull() && !f.node.IsMap()) return;  // walkMap said why
     bool has_file = f.node["credentials_file"].IsDefined();
     bool has_env = f.node["credentials_env"].IsDefined();
     if (has_file == has_env) {
@@ -310,7 +311,7 @@ class Loader {
                    {"exclude",
                     [this, &sync](const Field& v) {
                       walkList(v, [this, &sync](const Field& item) {
-                        auto text = string(item);
+                        auto text = textOf(item);
                         if (!text) return;
                         if (auto error = globError(*text)) {
                           add(item.line, item.name + " " + inQuotes(*text) + " is not a valid glob: it " + *error);
@@ -402,7 +403,7 @@ class Loader {
                    {"files",
                     [this](const Field& v) {
                       walkList(v, [this](const Field& item) {
-                        auto text = string(item);
+                        auto text = textOf(item);
                         if (!text) return;
                         if (text->empty()) {
                           add(item.line, item.name + " is empty");
@@ -425,7 +426,7 @@ class Loader {
     walkMap(f, {
                    {"listen",
                     [this](const Field& v) {
-                      auto text = string(v);
+                      auto text = textOf(v);
                       if (!text) return;
                       if (!text->empty()) {
                         if (auto error = hostPortError(*text, true)) {

@@ -263,6 +263,9 @@ const std::vector<MistakeCase> kMistakes = {
      "primary.auth[0] needs exactly one of credentials_file or credentials_env"},
     {"auth with neither", "primary: {connect: a:1}\nbackup:\n  connect: b:1\n  auth:\n    - scheme: digest\nsync: {roots: [{source: /a}]}\n", 5,
      "backup.auth[0] needs exactly one of credentials_file or credentials_env"},
+    // yaml-cpp gives an empty item no place of its own; the list's line (or the item before) stands in.
+    {"empty auth item", "primary:\n  connect: a:1\n  auth:\n    -\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
+     "primary.auth[0] needs exactly one of credentials_file or credentials_env"},
     // Addresses.
     {"connect without port", "primary:\n  connect: 10.0.0.1\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 2,
      "primary.connect '10.0.0.1' is not host:port[,host:port...][/chroot]: it has a server '10.0.0.1' that has no ':port'"},
