@@ -6,6 +6,7 @@
 #include "state/store.h"
 #include "zk/blocking.h"
 #include "zk/fake_client.h"
+#include "zk/fault_client.h"
 
 namespace zks::state {
 namespace {
@@ -136,6 +137,31 @@ TEST_F(CountersTest, AnUnreachableBackupIsAnError) {
   client_.disconnect();
   auto report = raiseCounters(client_, {{"/p", 5}});
   ASSERT_FALSE(report.has_value());
+}
+
+TEST_F(CountersTest, ARaiseWhoseAnswersAreLostReReadsAndFinishesWithoutLeftovers) {
+  ASSERT_EQ(server_->createRecursiveDirect("/p"), zk::Code::kOk);
+  zk::FaultClient faulty(client_);
+  zk::FaultRule applied_lost;
+  applied_lost.ops = zk::op_mask::bit(zk::OpKind::kMulti);
+  applied_lost.mode = zk::FaultMode::kApplyThenTimeout;
+  applied_lost.max_faults = 2;
+  faulty.addRule(applied_lost);
+  zk::FaultRule not_sent;
+  not_sent.ops = zk::op_mask::bit(zk::OpKind::kMulti);
+  not_sent.max_faults = 2;
+  faulty.addRule(not_sent);
+  RaiseOptions options;
+  options.max_ops_per_multi = 20;  // 10 pairs a request: several requests
+  auto report = raiseCounters(faulty, {{"/p", 95}}, options);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->failures.empty());
+  EXPECT_EQ(faulty.injected(), 4u);
+  EXPECT_TRUE(zk::getChildrenSync(client_, "/p").children.empty());
+  const int64_t next = nextSuffix("/p");
+  EXPECT_GE(next, 95);
+  EXPECT_LE(next, 95 + 20);  // re-read before writing again: no blind double raise
+  ASSERT_TRUE(faulty.waitIdle());
 }
 
 }  // namespace

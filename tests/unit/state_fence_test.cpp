@@ -8,6 +8,7 @@
 #include "state/store.h"
 #include "zk/blocking.h"
 #include "zk/fake_client.h"
+#include "zk/fault_client.h"
 
 namespace zks::state {
 namespace {
@@ -240,6 +241,43 @@ TEST_F(StateFenceTest, FailoverRaisesTheSavedCountersSoNewSequentialNamesAreAbov
   // No temporary child is left behind.
   auto children = zk::getChildrenSync(client_, "/app/queue");
   EXPECT_EQ(children.children.size(), 1u);
+}
+
+TEST_F(StateFenceTest, AFailoverWhoseAnswerIsLostRecognisesItsOwnWrite) {
+  ASSERT_TRUE(ensureLayout(client_, kStatePath).has_value());
+  zk::FaultClient faulty(client_);
+  zk::FaultRule rule;
+  rule.ops = zk::op_mask::bit(zk::OpKind::kMulti);
+  rule.path_prefix = paths_.state;
+  rule.mode = zk::FaultMode::kApplyThenTimeout;
+  rule.max_faults = 1;
+  faulty.addRule(rule);
+  auto report = runFailover(faulty, failoverOptions());
+  ASSERT_TRUE(report.has_value()) << report.error().describe();
+  EXPECT_EQ(faulty.injected(), 1u);
+  EXPECT_FALSE(report->already_active);  // it was this run's write
+  EXPECT_EQ(report->after.epoch, 1);
+  auto history = readHistory(client_, kStatePath, 0);
+  ASSERT_EQ(history->size(), 1u);  // not written twice
+  EXPECT_EQ(report->history_node, paths_.history + "/" + history->front().name);
+  EXPECT_EQ(readState(client_, kStatePath)->state.epoch, 1);
+  ASSERT_TRUE(faulty.waitIdle());
+}
+
+TEST_F(StateFenceTest, AFenceTakenWhoseAnswerIsLostStillGivesAWorkingToken) {
+  ASSERT_TRUE(ensureLayout(client_, kStatePath).has_value());
+  zk::FaultClient faulty(client_);
+  zk::FaultRule rule;
+  rule.ops = zk::op_mask::bit(zk::OpKind::kMulti);
+  rule.mode = zk::FaultMode::kApplyThenTimeout;
+  rule.max_faults = 1;
+  faulty.addRule(rule);
+  auto token = acquireFence(faulty, kStatePath, "host-a:1");
+  ASSERT_TRUE(token.has_value());
+  EXPECT_EQ(faulty.injected(), 1u);
+  EXPECT_EQ(token->version, server_->node(paths_.fence)->stat.version);
+  EXPECT_EQ(writeBatch(*token, "/a").code, zk::Code::kOk);
+  ASSERT_TRUE(faulty.waitIdle());
 }
 
 }  // namespace
