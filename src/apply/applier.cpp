@@ -7,7 +7,7 @@
 namespace zks::apply {
 
 struct Applier::Batch {
-  std::vector<plan::Change> changes;
+  std::vector<Pending> changes;
 };
 
 zk::Op toOp(const plan::Change& change) {
@@ -37,10 +37,10 @@ Applier::~Applier() { *alive_ = false; }
 
 bool Applier::idle() const { return current_.empty() && queue_.empty() && in_flight_ == 0; }
 
-void Applier::report(OutcomeKind kind, zk::Code code, plan::Change change) {
+void Applier::report(OutcomeKind kind, zk::Code code, Pending pending) {
   switch (kind) {
     case OutcomeKind::kApplied:
-      switch (change.kind) {
+      switch (pending.change.kind) {
         case plan::ChangeKind::kCreate: ++stats_.created; break;
         case plan::ChangeKind::kUpdate: ++stats_.updated; break;
         case plan::ChangeKind::kSetAcl: ++stats_.acls_set; break;
@@ -52,24 +52,26 @@ void Applier::report(OutcomeKind kind, zk::Code code, plan::Change change) {
     case OutcomeKind::kUnknown: ++stats_.unknown; break;
     default: break;
   }
-  if (on_outcome_) on_outcome_(Outcome{kind, code, std::move(change)});
+  auto& callback = pending.done ? pending.done : on_outcome_;
+  if (callback) callback(Outcome{kind, code, std::move(pending.change)});
 }
 
-void Applier::submit(plan::Change change) {
+void Applier::submit(plan::Change change, OutcomeCallback done) {
+  Pending pending{std::move(change), std::move(done)};
   if (fenced_) {
-    report(OutcomeKind::kFenced, zk::Code::kBadVersion, std::move(change));
+    report(OutcomeKind::kFenced, zk::Code::kBadVersion, std::move(pending));
     return;
   }
-  if (change.kind == plan::ChangeKind::kSetAcl) {
+  if (pending.change.kind == plan::ChangeKind::kSetAcl) {
     // ZooKeeper's multi has no setACL. Keep submit order by flushing what
     // precedes it; the request follows its batch on the same session (FIFO).
     flush();
-    applySetAcl(std::move(change));
+    applySetAcl(std::move(pending));
     return;
   }
-  const size_t size = zk::serializedSize(toOp(change));
+  const size_t size = zk::serializedSize(toOp(pending.change));
   if (prefix_bytes_ + size > options_.max_request_bytes) {
-    report(OutcomeKind::kTooLarge, zk::Code::kBadArguments, std::move(change));
+    report(OutcomeKind::kTooLarge, zk::Code::kBadArguments, std::move(pending));
     return;
   }
   if (!current_.empty() && (prefix_bytes_ + current_bytes_ + size > options_.max_request_bytes ||
@@ -78,7 +80,7 @@ void Applier::submit(plan::Change change) {
     current_.clear();
     current_bytes_ = 0;
   }
-  current_.push_back(std::move(change));
+  current_.push_back(std::move(pending));
   current_bytes_ += size;
   sendReady();
 }
@@ -103,7 +105,7 @@ void Applier::sendReady() {
 void Applier::send(std::shared_ptr<Batch> batch) {
   std::vector<zk::Op> ops = options_.prefix;
   ops.reserve(ops.size() + batch->changes.size());
-  for (const auto& c : batch->changes) ops.push_back(toOp(c));
+  for (const auto& c : batch->changes) ops.push_back(toOp(c.change));
   ++in_flight_;
   ++stats_.batches;
   backup_.multi(std::move(ops), [this, alive = alive_, batch](zk::MultiResult result) {
@@ -129,16 +131,10 @@ void Applier::onBatchDone(std::shared_ptr<Batch> batch, zk::MultiResult result) 
   // Which op failed? The fence check is among the prefix ops.
   for (size_t i = 0; i < prefix && i < result.results.size(); ++i) {
     if (result.results[i].code != zk::Code::kOk && result.results[i].code != zk::Code::kRuntimeInconsistency) {
-      fenced_ = true;
       spdlog::error("backup write refused: the fence moved ({}); this replicator stops writing",
                     zk::codeName(result.results[i].code));
       for (auto& c : batch->changes) report(OutcomeKind::kFenced, result.code, std::move(c));
-      for (auto& queued : queue_)
-        for (auto& c : queued->changes) report(OutcomeKind::kFenced, result.code, std::move(c));
-      queue_.clear();
-      for (auto& c : current_) report(OutcomeKind::kFenced, result.code, std::move(c));
-      current_.clear();
-      current_bytes_ = 0;
+      fenceAll(result.code);
       return;
     }
   }
@@ -148,6 +144,19 @@ void Applier::onBatchDone(std::shared_ptr<Batch> batch, zk::MultiResult result) 
   }
   ++stats_.batch_fallbacks;
   fallBackToSingles(std::move(batch));
+}
+
+// Once fenced, nothing queued will ever be sent: tell every owner now.
+void Applier::fenceAll(zk::Code code) {
+  fenced_ = true;
+  auto queue = std::move(queue_);
+  queue_.clear();
+  auto current = std::move(current_);
+  current_.clear();
+  current_bytes_ = 0;
+  for (auto& queued : queue)
+    for (auto& c : queued->changes) report(OutcomeKind::kFenced, code, std::move(c));
+  for (auto& c : current) report(OutcomeKind::kFenced, code, std::move(c));
 }
 
 // Redo a refused batch one change at a time (each behind the fence check) so
@@ -160,12 +169,13 @@ void Applier::fallBackToSingles(std::shared_ptr<Batch> batch) {
   std::reverse(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch->changes.size()));
 }
 
-void Applier::applySetAcl(plan::Change change) {
+void Applier::applySetAcl(Pending pending) {
   ++in_flight_;
-  auto path = change.path;
-  auto acl = change.acl;
-  backup_.setAcl(path, std::move(acl), change.expected_version,
-                 [this, alive = alive_, change = std::move(change)](zk::VoidResult r) mutable {
+  auto path = pending.change.path;
+  auto acl = pending.change.acl;
+  const int32_t version = pending.change.expected_version;
+  backup_.setAcl(path, std::move(acl), version,
+                 [this, alive = alive_, change = std::move(pending)](zk::VoidResult r) mutable {
                    loop_.post([this, alive, change = std::move(change), r]() mutable {
                      if (!*alive) return;
                      --in_flight_;

@@ -65,8 +65,10 @@ class Applier {
   Applier(const Applier&) = delete;
   Applier& operator=(const Applier&) = delete;
 
-  // Queues one write change (plan::isWrite). Changes are applied in submit order.
-  void submit(plan::Change change);
+  // Queues one write change (plan::isWrite). Changes are applied in submit
+  // order. `done`, when given, hears this change's outcome instead of the
+  // applier-wide callback (several reconcilers can share one applier).
+  void submit(plan::Change change, OutcomeCallback done = {});
   // Sends the partial batch now.
   void flush();
 
@@ -77,13 +79,18 @@ class Applier {
   const ApplierStats& stats() const { return stats_; }
 
  private:
+  struct Pending {
+    plan::Change change;
+    OutcomeCallback done;
+  };
   struct Batch;
   void sendReady();
   void send(std::shared_ptr<Batch> batch);
   void onBatchDone(std::shared_ptr<Batch> batch, zk::MultiResult result);
   void fallBackToSingles(std::shared_ptr<Batch> batch);
-  void report(OutcomeKind kind, zk::Code code, plan::Change change);
-  void applySetAcl(plan::Change change);
+  void report(OutcomeKind kind, zk::Code code, Pending pending);
+  void applySetAcl(Pending pending);
+  void fenceAll(zk::Code code);
 
   zk::Client& backup_;
   EventLoop& loop_;
@@ -91,7 +98,7 @@ class Applier {
   OutcomeCallback on_outcome_;
   size_t prefix_bytes_ = 0;
 
-  std::vector<plan::Change> current_;  // the batch being filled
+  std::vector<Pending> current_;  // the batch being filled
   size_t current_bytes_ = 0;
   std::deque<std::shared_ptr<Batch>> queue_;  // full batches waiting for a slot
   size_t in_flight_ = 0;

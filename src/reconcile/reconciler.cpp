@@ -54,11 +54,19 @@ struct Reconciler::Orphan {
   std::string blocked_by;
 };
 
+// The writes one primary node needs; when all have landed the node is
+// settled in the index, when one did not it is dropped from it.
+struct Reconciler::NodeWrites {
+  std::string source_path;
+  zk::Stat stat;
+  size_t pending = 0;
+  bool failed = false;
+};
+
 Reconciler::Reconciler(EventLoop& loop, zk::Client& primary, zk::Client& backup, ReconcileOptions options)
     : loop_(loop), primary_(primary), backup_(backup), options_(std::move(options)) {
-  if (!options_.dry_run) {
-    applier_ = std::make_unique<apply::Applier>(backup_, loop_, options_.applier,
-                                                [this](const apply::Outcome& o) { onOutcome(o); });
+  if (!options_.dry_run && !options_.shared_applier) {
+    own_applier_ = std::make_unique<apply::Applier>(backup_, loop_, options_.applier, nullptr);
   }
   if (!options_.excluded_primary) options_.excluded_primary = [](const std::string&) { return false; };
   if (!options_.protected_backup) options_.protected_backup = [](const std::string&) { return false; };
@@ -90,6 +98,20 @@ void Reconciler::get(zk::Client& c, const std::string& path, bool watch, std::fu
   ++outstanding_;
   countRead();
   c.get(path, watch, [this, alive = alive_, then = std::move(then)](zk::GetResult r) mutable {
+    loop_.post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
+      if (!*alive) return;
+      --outstanding_;
+      then(std::move(r));
+      pump();
+      maybeFinish();
+    });
+  });
+}
+
+void Reconciler::exists(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::StatResult)> then) {
+  ++outstanding_;
+  countRead();
+  c.exists(path, watch, [this, alive = alive_, then = std::move(then)](zk::StatResult r) mutable {
     loop_.post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
       if (!*alive) return;
       --outstanding_;
@@ -190,6 +212,22 @@ void Reconciler::readPrimaryChild(std::shared_ptr<Dir> dir, std::string name) {
     childDone(dir);
     return;
   }
+  if (options_.index && options_.trust_index && !options_.dry_run) {
+    if (auto entry = options_.index->find(source_path)) {
+      exists(primary_, source_path, options_.watch_primary, [this, dir, source_path, entry](zk::StatResult r) {
+        if (r.code == zk::Code::kOk && entry->sameContent(r.stat)) {
+          onUnchangedPrimary(dir, source_path, r.stat);
+        } else {
+          readPrimaryFull(dir, source_path);
+        }
+      });
+      return;
+    }
+  }
+  readPrimaryFull(dir, source_path);
+}
+
+void Reconciler::readPrimaryFull(std::shared_ptr<Dir> dir, const std::string& source_path) {
   const bool want_acl = options_.policies.acls == plan::AclPolicy::kCopy;
   struct Pending {
     std::optional<zk::GetResult> get;
@@ -212,6 +250,39 @@ void Reconciler::readPrimaryChild(std::shared_ptr<Dir> dir, std::string name) {
       maybe_done();
     });
   }
+}
+
+// A node the last pass settled and that has not changed since: its backup
+// counterpart is taken as it was left. Only its children are walked.
+void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string& source_path, const zk::Stat& stat) {
+  ++report_.primary_nodes;
+  ++nodes_read_;
+  report_.max_primary_zxid = std::max(report_.max_primary_zxid, std::max(stat.mzxid, stat.pzxid));
+  if (options_.on_primary_node) options_.on_primary_node(source_path, stat);
+  if (!plan::replicates(stat, options_.policies)) {
+    childDone(dir);
+    return;
+  }
+  const MappedNode mapped = options_.mapper ? options_.mapper(source_path, "") : MappedNode{true, source_path, "", {}, {}};
+  const std::string backup_path =
+      dir->root ? dir->root->target : join(dir->backup_path, lastSegment(mapped.path.empty() ? source_path : mapped.path));
+  if (!dir->root && dir->list_backup && dir->backup_children.erase(lastSegment(backup_path)) == 0) {
+    // The counterpart is gone from the backup (drift): read it all again.
+    options_.index->erase(source_path);
+    readPrimaryFull(dir, source_path);
+    return;
+  }
+  options_.index->put(source_path, IndexEntry::of(stat));
+  if (options_.on_replicated_node) options_.on_replicated_node(backup_path, stat);
+  if (stat.num_children > 0 || options_.watch_primary) {
+    auto child = std::make_shared<Dir>();
+    child->primary_path = source_path;
+    child->backup_path = backup_path;
+    child->list_backup = true;
+    ++open_work_;
+    dirs_to_list_.push_back(child);
+  }
+  childDone(dir);
 }
 
 void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
@@ -238,7 +309,7 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
   report_.max_primary_zxid = std::max(report_.max_primary_zxid, std::max(get.stat.mzxid, get.stat.pzxid));
   if (options_.on_primary_node) options_.on_primary_node(source_path, get.stat);
   if (options_.progress && nodes_read_ % options_.progress_every == 0) {
-    options_.progress(nodes_read_, applier_ ? applier_->stats().writes() : report_.planned_writes);
+    options_.progress(nodes_read_, report_.planned_writes - writes_pending_);
   }
   if (!plan::replicates(get.stat, options_.policies)) {
     childDone(dir);  // a primary ephemeral: not copied, and it has no children
@@ -254,6 +325,8 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
   const bool backup_listed_here = !dir->root && dir->backup_children.erase(backup_name) > 0;
 
   if (!mapped.replicated || !mapped.failure.empty()) {
+    // Retried when it changes: the index holds its version as seen.
+    settleIndex(source_path, get.stat, true);
     ++report_.skipped;
     recordReport(plan::Change{.kind = plan::ChangeKind::kSkipped,
                               .path = backup_path,
@@ -335,11 +408,19 @@ void Reconciler::planAndDescend(std::shared_ptr<Dir> dir, std::optional<plan::De
   const std::string backup_path = desired->path;
   const bool backup_exists = backup.has_value();
   const int32_t backup_children = backup ? backup->stat.num_children : 0;
+  if (options_.on_replicated_node) options_.on_replicated_node(backup_path, primary_stat);
   bool can_descend = true;
-  for (auto& change : plan::planNode(desired, backup, options_.policies)) {
-    if (change.kind == plan::ChangeKind::kConflict) can_descend = false;
-    emit(std::move(change));
+  auto changes = plan::planNode(desired, backup, options_.policies);
+  auto node = std::make_shared<NodeWrites>(NodeWrites{source_path, primary_stat, 0, false});
+  for (const auto& c : changes) {
+    if (plan::isWrite(c)) ++node->pending;
+    if (c.kind == plan::ChangeKind::kConflict) {
+      can_descend = false;
+      node->failed = true;
+    }
   }
+  if (node->pending == 0) settleIndex(source_path, primary_stat, !node->failed);
+  for (auto& change : changes) emit(std::move(change), node);
   if (can_descend && (primary_stat.num_children > 0 || backup_children > 0 || options_.watch_primary)) {
     auto child = std::make_shared<Dir>();
     child->primary_path = source_path;
@@ -466,7 +547,7 @@ void Reconciler::orphanDone(std::shared_ptr<Orphan> orphan) {
   if (orphan->parent && --orphan->parent->pending == 0) orphanDone(orphan->parent);
 }
 
-void Reconciler::emit(plan::Change change) {
+void Reconciler::emit(plan::Change change, std::shared_ptr<NodeWrites> node) {
   if (!plan::isWrite(change)) {
     if (change.kind == plan::ChangeKind::kConflict) ++report_.conflicts;
     recordReport(std::move(change));
@@ -475,9 +556,22 @@ void Reconciler::emit(plan::Change change) {
   ++report_.planned_writes;
   if (options_.dry_run) {
     report_.changes.push_back(std::move(change));
-  } else {
-    applier_->submit(std::move(change));
+    return;
   }
+  ++writes_pending_;
+  applier()->submit(std::move(change), [this, alive = alive_, node](const apply::Outcome& o) {
+    if (!*alive) return;
+    --writes_pending_;
+    if (node && o.kind != apply::OutcomeKind::kApplied) node->failed = true;
+    if (node && --node->pending == 0) settleIndex(node->source_path, node->stat, !node->failed);
+    onOutcome(o);
+  });
+}
+
+void Reconciler::settleIndex(const std::string& source_path, const zk::Stat& stat, bool ok) {
+  if (!options_.index || options_.dry_run) return;
+  if (ok) options_.index->put(source_path, IndexEntry::of(stat));
+  else options_.index->erase(source_path);
 }
 
 void Reconciler::recordReport(plan::Change change) {
@@ -496,6 +590,13 @@ void Reconciler::onOutcome(const apply::Outcome& outcome) {
   });
   switch (outcome.kind) {
     case apply::OutcomeKind::kApplied:
+      switch (outcome.change.kind) {
+        case plan::ChangeKind::kCreate: ++report_.applied.created; break;
+        case plan::ChangeKind::kUpdate: ++report_.applied.updated; break;
+        case plan::ChangeKind::kSetAcl: ++report_.applied.acls_set; break;
+        case plan::ChangeKind::kDelete: ++report_.applied.deleted; break;
+        default: break;
+      }
       return;
     case apply::OutcomeKind::kFenced:
       report_.fenced = true;
@@ -558,7 +659,7 @@ void Reconciler::finishWalk() {
   }
   deletes_.clear();
   deletes_submitted_ = true;
-  if (applier_) applier_->flush();
+  if (applier()) applier()->flush();
 }
 
 void Reconciler::maybeFinish() {
@@ -567,11 +668,14 @@ void Reconciler::maybeFinish() {
     if (open_work_ == 0 && outstanding_ == 0 && dirs_to_list_.empty()) finishWalk();
     else return;
   }
-  if (applier_ && !applier_->idle()) {
-    applier_->flush();
+  if (writes_pending_ > 0) {
+    applier()->flush();
     return;
   }
-  if (applier_) report_.applied = applier_->stats();
+  if (own_applier_) {
+    report_.applied.batches = own_applier_->stats().batches;
+    report_.applied.batch_fallbacks = own_applier_->stats().batch_fallbacks;
+  }
   finished_ = true;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "apply/applier.h"
+#include "reconcile/node_index.h"
 #include "common/event_loop.h"
 #include "plan/change.h"
 #include "plan/node_plan.h"
@@ -53,11 +54,21 @@ struct ReconcileOptions {
   bool watch_primary = false;           // daemon: arm data and child watches with every read
   size_t max_outstanding_reads = 4096;  // per site
   apply::ApplierOptions applier;
+  // A long-lived applier to share (the daemon's); null: the pass makes its own.
+  apply::Applier* shared_applier = nullptr;
+  // Filled with every primary node the pass settles (mapped and written, or
+  // found equal). With trust_index, a node whose czxid, mzxid and aversion
+  // match its entry is only stat-ed: no data read, no backup read.
+  NodeIndex* index = nullptr;
+  bool trust_index = false;
   // Called on the loop thread every `progress_every` nodes read.
   std::function<void(size_t nodes_read, size_t writes)> progress;
   size_t progress_every = 10000;
   // Called for each primary node read (daemon: index and watch bookkeeping).
   std::function<void(const std::string& primary_path, const zk::Stat& stat)> on_primary_node;
+  // Called for each replicated node with its backup path and the primary's
+  // stat: the sequence counters failover raises are taken from here.
+  std::function<void(const std::string& backup_path, const zk::Stat& primary_stat)> on_replicated_node;
 };
 
 struct ReconcileReport {
@@ -104,6 +115,9 @@ class Reconciler {
   void listDir(std::shared_ptr<Dir> dir);
   void onListed(std::shared_ptr<Dir> dir);
   void readPrimaryChild(std::shared_ptr<Dir> dir, std::string name);
+  void readPrimaryFull(std::shared_ptr<Dir> dir, const std::string& source_path);
+  void onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string& source_path, const zk::Stat& stat);
+  void exists(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::StatResult)> then);
   void onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
                       std::optional<zk::AclResult> acl);
   void readBackupAndPlan(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat);
@@ -115,7 +129,10 @@ class Reconciler {
   void orphanDone(std::shared_ptr<Orphan> orphan);
   void finishWalk();
   void recordReport(plan::Change change);
-  void emit(plan::Change change);
+  struct NodeWrites;
+  void emit(plan::Change change, std::shared_ptr<NodeWrites> node = nullptr);
+  void settleIndex(const std::string& source_path, const zk::Stat& stat, bool ok);
+  apply::Applier* applier() const { return options_.shared_applier ? options_.shared_applier : own_applier_.get(); }
   void onOutcome(const apply::Outcome& outcome);
   void readFailed(zk::Code code, const std::string& path, const char* what);
   void maybeFinish();
@@ -130,7 +147,8 @@ class Reconciler {
   zk::Client& primary_;
   zk::Client& backup_;
   ReconcileOptions options_;
-  std::unique_ptr<apply::Applier> applier_;
+  std::unique_ptr<apply::Applier> own_applier_;
+  size_t writes_pending_ = 0;  // submitted to the applier, outcome not yet heard
   ReconcileReport report_;
 
   std::vector<std::shared_ptr<Dir>> dirs_to_list_;  // a stack: depth first keeps the frontier small

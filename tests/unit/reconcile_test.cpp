@@ -183,3 +183,46 @@ TEST_F(ReconcileTest, SequentialNamesAndManyChildrenAreKeptExactly) {
 
 }  // namespace
 }  // namespace zks::reconcile
+
+namespace zks::reconcile {
+namespace {
+
+TEST_F(ReconcileTest, ATrustedIndexReadsOnlyStatsOfUnchangedNodesAndCatchesChanges) {
+  seedPrimary();
+  NodeIndex index;
+  auto o = options();
+  o.index = &index;
+  pass(o);
+  EXPECT_EQ(index.size(), tree(*primary_server, "/zms").size());
+
+  primary_server->setDirect("/zms/topic/order_paid", "clusterName=kafka_bj_09\n");
+  primary_server->createRecursiveDirect("/zms/topic/new_topic", "clusterName=kafka_bj_01\n");
+  backup_server->resetCounters();
+  o.trust_index = true;
+  auto report = pass(o);
+  EXPECT_TRUE(report.converged());
+  EXPECT_EQ(report.applied.updated, 1u);
+  EXPECT_EQ(report.applied.created, 1u);
+  EXPECT_EQ(tree(*backup_server, "/zms"), tree(*primary_server, "/zms"));
+  // Unchanged leaves cost no backup read: only listings of the parents and
+  // the two changed nodes (get + getAcl each) were read there.
+  EXPECT_LT(backup_server->counters().reads, 20u);
+}
+
+TEST_F(ReconcileTest, AChangedPrimaryNodeOverwritesBackupDriftInATrustedPass) {
+  seedPrimary();
+  NodeIndex index;
+  auto o = options();
+  o.index = &index;
+  pass(o);
+  // The primary moves on while someone also wrote the backup copy.
+  primary_server->setDirect("/zms/topic/order_paid", "clusterName=kafka_bj_03\n");
+  o.trust_index = true;
+  backup_server->setDirect("/zms/topic/order_paid", "drift");
+  auto report = pass(o);
+  EXPECT_EQ(backup_server->node("/zms/topic/order_paid")->data, "clusterName=kafka_bj_03\n");
+  EXPECT_TRUE(report.converged());
+}
+
+}  // namespace
+}  // namespace zks::reconcile
