@@ -274,6 +274,13 @@ Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, c
         }
       } else if (parent.next >= parent.target) {
         parent.status = ParentStatus::kDone;
+      } else if (parent.target - parent.next > options.max_pairs_per_parent) {
+        parent.status = ParentStatus::kFailed;
+        parent.error = Error{ErrorCode::kInvalidArgument,
+                             "sequence counter would need " + std::to_string(parent.target - parent.next) +
+                                 " create/delete pairs (target " + std::to_string(parent.target) +
+                                 "), more than max_pairs_per_parent",
+                             parent.path};
       } else {
         to_raise.push_back(i);
         progress.pairs_needed += parent.target - parent.next;

@@ -82,6 +82,9 @@ struct RaiseOptions {
   // ends in ten digits (a timestamp, an id), not a sequence number.
   bool scan_children = true;
   int32_t scan_slack = 100000;
+  // A parent needing more pairs than this is reported, not raised: a saved
+  // value gone wild must not keep a failover busy for hours.
+  int64_t max_pairs_per_parent = 10'000'000;
   // Called on the calling thread, at most about every `progress_every`.
   std::function<void(const RaiseProgress&)> progress;
   std::chrono::milliseconds progress_every{1000};

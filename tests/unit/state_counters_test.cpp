@@ -132,6 +132,18 @@ TEST_F(CountersTest, AParentThatCannotBeRaisedIsReportedAndTheOthersStillAre) {
   EXPECT_EQ(nextSuffix("/ok"), 5);
 }
 
+TEST_F(CountersTest, ARunawayTargetIsReportedInsteadOfRaised) {
+  ASSERT_EQ(server_->createRecursiveDirect("/p"), zk::Code::kOk);
+  RaiseOptions options;
+  options.max_pairs_per_parent = 1000;
+  auto report = raiseCounters(client_, {{"/p", 1001}}, options);
+  ASSERT_TRUE(report.has_value());
+  ASSERT_EQ(report->failures.size(), 1u);
+  EXPECT_EQ(report->failures[0].path, "/p");
+  EXPECT_EQ(report->pairs, 0);
+  EXPECT_TRUE(raiseCounters(client_, {{"/p", 1000}}, options)->failures.empty());
+}
+
 TEST_F(CountersTest, AnUnreachableBackupIsAnError) {
   ASSERT_EQ(server_->createRecursiveDirect("/p"), zk::Code::kOk);
   client_.disconnect();

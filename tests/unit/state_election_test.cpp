@@ -79,7 +79,8 @@ TEST_F(ElectionTest, WhenTheLeadersSessionExpiresTheNextCandidateTakesOver) {
   Candidate a(server_, "host-a:1"), b(server_, "host-b:2"), c(server_, "host-c:3");
   a.election->start();
   ASSERT_TRUE(waitFor([&] { return a.election->isLeader(); }, seconds(5)));
-  b.election->start();
+  b.election->start();  // one after the other: the order of the nodes is the order of succession
+  ASSERT_TRUE(waitFor([&] { return !b.election->nodePath().empty(); }, seconds(5)));
   c.election->start();
   ASSERT_TRUE(waitFor([&] { return !c.election->nodePath().empty(); }, seconds(5)));
 
