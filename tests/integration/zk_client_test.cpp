@@ -518,6 +518,30 @@ TEST_F(ZkClientTest, ReopenDropsTheOldSessionsWatches) {
   EXPECT_TRUE(events.watchesFor(root_).empty());
 }
 
+TEST_F(ZkClientTest, CallbacksMayIssueRequestsAndReopen) {
+  auto c = connect();
+  ASSERT_TRUE(c);
+  ASSERT_EQ(zk::createSync(*c, CreateOp{.path = root_}).code, Code::kOk);
+
+  // A chain: each callback issues the next request from the completion thread.
+  std::atomic<int> links{0};
+  std::function<void(zk::StatResult)> next = [&](zk::StatResult r) {
+    if (r.code != Code::kOk) return;
+    if (++links < 200) c->set(SetOp{.path = root_, .data = std::to_string(links.load())}, next);
+  };
+  c->set(SetOp{.path = root_, .data = "0"}, next);
+  ASSERT_TRUE(waitFor([&] { return links.load() == 200; }, 10s));
+
+  // Sessions can be replaced from a callback too (reopen() blocks only that
+  // callback, not the client).
+  Outcome<Status> reopened;
+  c->get(root_, false, [&](zk::GetResult) { reopened.callback()(c->reopen(5s)); });
+  ASSERT_TRUE(reopened.wait(10s));
+  ASSERT_TRUE(*reopened.result);
+  EXPECT_EQ(c->generation(), 2u);
+  EXPECT_EQ(zk::getSync(*c, root_).data, "199");
+}
+
 TEST_F(ZkClientTest, ConnectToABlackholeTimesOut) {
   auto proxy = TcpProxy::start(server_->port());
   ASSERT_TRUE(proxy);
