@@ -293,15 +293,24 @@ Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, c
     if (!to_raise.empty()) {
       std::vector<std::unique_ptr<Batch>> done_batches;
       Window window(options.multis_in_flight);
-      auto batch = std::make_unique<Batch>();
-      size_t batch_bytes = 0;
+      std::vector<zk::Op> prefix;
+      if (options.fence) prefix.push_back(fenceCheckOp(*options.fence));
+      size_t prefix_bytes = 0;
+      for (const auto& op : prefix) prefix_bytes += zk::serializedSize(op);
+      auto fresh = [&] {
+        auto b = std::make_unique<Batch>();
+        b->ops = prefix;
+        return b;
+      };
+      auto batch = fresh();
+      size_t batch_bytes = prefix_bytes;
       auto send = [&] {
-        if (batch->ops.empty()) return;
+        if (batch->segments.empty()) return;
         window.acquire();
         Batch* b = batch.get();
         done_batches.push_back(std::move(batch));
-        batch = std::make_unique<Batch>();
-        batch_bytes = 0;
+        batch = fresh();
+        batch_bytes = prefix_bytes;
         backup.multi(b->ops, [b, &window](zk::MultiResult r) {
           b->result = std::move(r);
           window.release();
@@ -343,7 +352,10 @@ Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, c
         }
         // An answer: the op that carries it names the parent. The batch's
         // other parents were rolled back and are simply read again.
-        size_t op = failedOp(b->result), seen = 0;
+        size_t op = failedOp(b->result), seen = prefix.size();
+        if (op < prefix.size()) {
+          return fail(ErrorCode::kFenced, "the fence moved: another writer took over", options.fence->path);
+        }
         for (const auto& seg : b->segments) {
           seen += static_cast<size_t>(seg.pairs) * 2;
           if (op < seen) {

@@ -85,6 +85,10 @@ struct RaiseOptions {
   // A parent needing more pairs than this is reported, not raised: a saved
   // value gone wild must not keep a failover busy for hours.
   int64_t max_pairs_per_parent = 10'000'000;
+  // A replicator raising counters as it goes (so that the gap a failover
+  // must close stays small) leads every request with its fence check: once
+  // fenced it gets kFenced and has written nothing more.
+  std::optional<FenceToken> fence;
   // Called on the calling thread, at most about every `progress_every`.
   std::function<void(const RaiseProgress&)> progress;
   std::chrono::milliseconds progress_every{1000};
@@ -105,8 +109,8 @@ struct RaiseReport {
 // pairs per request and several requests in flight. Level-triggered: after
 // writing it re-reads and goes again until every parent is high enough, a
 // parent's failure is permanent (no auth, ephemeral parent) or the rounds run
-// out. Error only when the backup cannot be used at all; per-parent problems
-// are in RaiseReport::failures.
+// out. Error only when the backup cannot be used at all or the fence moved
+// (kFenced); per-parent problems are in RaiseReport::failures.
 Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, const RaiseOptions& options = {});
 
 // Name of the temporary child the raise creates and deletes in one multi.

@@ -132,6 +132,22 @@ TEST_F(CountersTest, AParentThatCannotBeRaisedIsReportedAndTheOthersStillAre) {
   EXPECT_EQ(nextSuffix("/ok"), 5);
 }
 
+TEST_F(CountersTest, AReplicatorRaisingAsItGoesIsStoppedByTheFence) {
+  ASSERT_EQ(server_->createRecursiveDirect("/p"), zk::Code::kOk);
+  auto token = acquireFence(client_, kStatePath, "replicator:1");
+  ASSERT_TRUE(token.has_value());
+  RaiseOptions options;
+  options.fence = *token;
+  auto ok = raiseCounters(client_, {{"/p", 10}}, options);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->pairs, 10);
+  ASSERT_TRUE(acquireFence(client_, kStatePath, "replicator:2").has_value());
+  auto fenced = raiseCounters(client_, {{"/p", 20}}, options);
+  ASSERT_FALSE(fenced.has_value());
+  EXPECT_EQ(fenced.error().code, ErrorCode::kFenced);
+  EXPECT_EQ(nextSuffix("/p"), 10);
+}
+
 TEST_F(CountersTest, ARunawayTargetIsReportedInsteadOfRaised) {
   ASSERT_EQ(server_->createRecursiveDirect("/p"), zk::Code::kOk);
   RaiseOptions options;
