@@ -646,6 +646,24 @@ TEST_F(FakeTest, DisconnectKeepsTheSessionAndRecoversWatchesOnReconnect) {
   EXPECT_EQ(rec.takeWatches(), (Events{{EventType::kDataChanged, "/d/same"}})) << "re-armed by SetWatches";
 }
 
+TEST_F(FakeTest, NodeDeletedWhileDisconnectedIsReportedOnceOnReconnect) {
+  Recorder rec;
+  auto c = connect();
+  rec.attach(*c);
+  ASSERT_EQ(server_->createRecursiveDirect("/gone"), Code::kOk);
+  (void)getSync(*c, "/gone", true);
+  (void)getChildrenSync(*c, "/gone", true);
+  c->disconnect();
+  ASSERT_EQ(server_->removeDirect("/gone").code, Code::kOk);
+  // SetWatches answers kDeleted for the data and for the child watch; the C
+  // client hands the event to its watchers once.
+  EXPECT_EQ(c->reconnect(), SessionState::kConnected);
+  ASSERT_TRUE(c->waitIdle());
+  EXPECT_EQ(rec.takeWatches(), (Events{{EventType::kDeleted, "/gone"}}));
+  EXPECT_EQ(c->watchCount(), 0u);
+  EXPECT_EQ(server_->watchCount(), 0u);
+}
+
 TEST_F(FakeTest, ExpiryWhileDisconnectedIsLearntOnReconnect) {
   Recorder rec;
   auto c = connect();
