@@ -17,8 +17,6 @@ Action notBuilt(CLI::App& app, const char* name, const char* help) {
 }  // namespace
 
 Action addRunCommand(CLI::App& app) { return notBuilt(app, "run", "the daemon: full reconcile, then continuous replication"); }
-Action addSyncCommand(CLI::App& app) { return notBuilt(app, "sync", "one full reconcile, then exit"); }
-Action addDiffCommand(CLI::App& app) { return notBuilt(app, "diff", "dry run: what sync would do, writing nothing"); }
 Action addValidateCommand(CLI::App& app) { return notBuilt(app, "validate", "check config and mapping rules offline"); }
 Action addMapCommand(CLI::App& app) { return notBuilt(app, "map", "preview what one primary node becomes on the backup"); }
 

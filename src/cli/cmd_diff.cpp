@@ -1,0 +1,64 @@
+// `zkstandby diff`: what sync would do, writing nothing anywhere.
+#include <cstdio>
+
+#include "cli/command.h"
+#include "cli/diff_format.h"
+#include "cli/reconcile_common.h"
+#include "mapping/path.h"
+
+namespace zks::cli {
+namespace {
+
+struct DiffArgs {
+  std::string config_file;
+  std::string format = "text";
+  std::string path;
+  bool reverse = false;
+};
+
+int runDiff(const DiffArgs& args) {
+  auto engine = loadEngine(args.config_file, args.reverse);
+  if (!engine) return kExitError;
+  auto sites = connectOrExplain(*engine);
+  if (!sites) return kExitError;
+  auto options = engine->options;
+  options.dry_run = true;
+  options.mapper = engine->explaining_mapper;
+  ProgressReporter progress("diff");
+  if (args.format == "text") progress.attach(options);
+  auto result = reconcile::reconcileUntilStable(*sites->read, *sites->write, options, 1);
+  const auto& report = result.report;
+  if (report.error) {
+    std::fprintf(stderr, "zkstandby: error: %s\n", report.error->describe().c_str());
+    return kExitError;
+  }
+  std::vector<plan::Change> shown;
+  for (const auto& c : report.changes) {
+    if (args.path.empty() || mapping::isUnder(c.path, args.path) || mapping::isUnder(c.source_path, args.path)) {
+      shown.push_back(c);
+    }
+  }
+  DiffSummary summary = summarize(shown);
+  summary.guard_tripped = report.guard_tripped;
+  summary.guard_reason = report.guard_reason;
+  summary.primary_nodes = report.primary_nodes;
+  summary.backup_nodes = report.backup_nodes;
+  const std::string out = args.format == "json" ? formatDiffJson(shown, summary) : formatDiffText(shown, summary);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (args.format == "text") std::printf("%s\n", summaryLine(summary, "diff: ").c_str());
+  return summary.differences() || summary.guard_tripped ? kExitNotConverged : kExitOk;
+}
+
+}  // namespace
+
+Action addDiffCommand(CLI::App& app) {
+  auto args = std::make_shared<DiffArgs>();
+  auto* sub = app.add_subcommand("diff", "dry run: what sync would do, writing nothing anywhere");
+  sub->add_option("-c,--config", args->config_file, "config file")->required();
+  sub->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  sub->add_option("--path", args->path, "show only changes at or below this path (primary or backup)");
+  sub->add_flag("--reverse", args->reverse, "compare backup -> primary through the inverse mapping (failback)");
+  return [args] { return runDiff(*args); };
+}
+
+}  // namespace zks::cli

@@ -1,0 +1,37 @@
+#pragma once
+
+// What sync, diff and failover --final-sync share: config and mapping
+// loading with every problem printed, both sites connected, a progress line.
+
+#include <optional>
+#include <string>
+
+#include "reconcile/setup.h"
+
+namespace zks::cli {
+
+// Loads the config and mapping and sets up logging. Prints every problem
+// ("file:line: message") to stderr and returns nothing on failure.
+std::optional<reconcile::Engine> loadEngine(const std::string& config_file, bool reverse);
+
+// Connects both sites; prints a one-line error and returns nothing on failure.
+std::optional<reconcile::Sites> connectOrExplain(const reconcile::Engine& engine);
+
+// Progress of a long reconcile: a line rewritten in place on a terminal,
+// a log line every 10 s otherwise. Install with attach().
+class ProgressReporter {
+ public:
+  explicit ProgressReporter(std::string label);
+  ~ProgressReporter();  // ends the terminal line
+  void attach(reconcile::ReconcileOptions& options);
+
+ private:
+  void update(size_t nodes_read, size_t writes);
+  std::string label_;
+  bool terminal_;
+  bool drew_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_ = start_;
+};
+
+}  // namespace zks::cli

@@ -1,0 +1,96 @@
+#include "cli/sync_run.h"
+
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
+#include "cli/command.h"
+#include "cli/diff_format.h"
+#include "cli/reconcile_common.h"
+#include "state/counters.h"
+#include "state/identity.h"
+#include "state/store.h"
+
+namespace zks::cli {
+
+namespace {
+int64_t nowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+SyncOutcome syncBehindFence(const reconcile::Engine& engine, reconcile::Sites& sites, bool allow_mass_delete,
+                            const std::string& who) {
+  const auto& state_path = engine.config.state_path;
+  zk::Client& writer = *sites.write;
+  if (auto s = state::ensureLayout(writer, state_path); !s) {
+    return {kExitError, "zkstandby: error: " + s.error().describe()};
+  }
+  auto token = state::acquireFence(writer, state_path, who + "@" + state::processIdentity(),
+                                   engine.reverse ? state::FenceMode::kUnchecked : state::FenceMode::kForward);
+  if (!token) {
+    if (token.error().code == ErrorCode::kFenced) {
+      return {kExitFenced, "zkstandby: refused: " + token.error().describe()};
+    }
+    return {kExitError, "zkstandby: error: " + token.error().describe()};
+  }
+
+  auto options = engine.options;
+  options.allow_mass_delete = allow_mass_delete;
+  options.applier.prefix = {state::fenceCheckOp(*token)};
+  state::Counters counters;
+  if (!engine.reverse) {
+    options.on_replicated_node = [&counters](const std::string& backup_path, const zk::Stat& stat) {
+      if (stat.cversion > 0 || stat.num_children > 0) counters[backup_path] = state::nextSequence(stat);
+    };
+  }
+  auto result = [&] {
+    ProgressReporter progress(who);
+    progress.attach(options);
+    return reconcile::reconcileUntilStable(*sites.read, writer, options);
+  }();
+  const auto& report = result.report;
+
+  if (report.fenced) {
+    auto loss = state::explainFenceLoss(writer, state_path);
+    if (loss && *loss == state::FenceLoss::kFailedOver) {
+      return {kExitFenced, "zkstandby: stopped: the backup site was failed over during this sync"};
+    }
+    return {kExitNotConverged, "zkstandby: stopped: another replicator took the fence during this sync"};
+  }
+  for (const auto& c : report.changes) {
+    std::string line = std::string(plan::changeKindName(c.kind)) + " " + c.path + ": " + c.reason;
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  if (report.error) {
+    return {kExitError, "zkstandby: error: " + report.error->describe()};
+  }
+  if (!engine.reverse) {
+    const bool converged = report.converged();
+    auto updated = state::updateState(writer, state_path, *token, [&](state::SiteState& s) {
+      if (converged) s.last_full_sync_ms = nowMillis();
+      s.last_applied_zxid = std::max(s.last_applied_zxid, report.max_primary_zxid);
+    });
+    if (!updated) spdlog::warn("could not record the sync in the site state: {}", updated.error().describe());
+    if (auto saved = state::saveCounters(writer, state_path, counters, *token, nowMillis()); !saved) {
+      spdlog::warn("could not save the sequence counters: {}", saved.error().describe());
+    }
+  }
+
+  std::ostringstream line;
+  line << who << ": " << (report.converged() ? "converged" : "NOT converged") << ": " << report.applied.created
+       << " created, " << report.applied.updated << " updated, " << report.applied.acls_set << " ACLs set, "
+       << report.applied.deleted << " deleted; " << report.primary_nodes << " " << engine.read_site
+       << " nodes in " << std::fixed;
+  line.precision(2);
+  line << result.seconds << " s (" << result.passes << (result.passes == 1 ? " pass)" : " passes)");
+  if (report.guard_tripped) line << "; " << report.guard_reason;
+  if (report.skipped) line << "; " << report.skipped << " not replicated";
+  if (report.blocked) line << "; " << report.blocked << " deletes blocked";
+  if (report.conflicts) line << "; " << report.conflicts << " conflicts";
+  if (report.refused || report.unknown) line << "; " << report.refused + report.unknown << " writes unresolved";
+  return {report.converged() ? kExitOk : kExitNotConverged, line.str()};
+}
+
+}  // namespace zks::cli

@@ -1,0 +1,244 @@
+// `zkstandby diff` and `sync` against two real ZooKeeper servers, checked by
+// an independent reader (kazoo): the backup must equal map(primary).
+#include <gtest/gtest.h>
+
+#include "bench/zms_tree.h"
+#include "cli_harness.h"
+#include "support/zk_server.h"
+#include "support/zk_session.h"
+#include "zk/blocking.h"
+
+namespace zks::testing {
+namespace {
+
+const std::string kReplicator = "zks:replicator-secret";
+const std::string kApp = "app:app-secret";
+
+// The oracle, written independently of the mapping engine: the generated
+// tree's primary names and addresses, and what the standby site calls them.
+std::string expectedPath(std::string path) {
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"kafka_bj_", "kafka_sh_"}, {"rmq_bj_", "rmq_sh_"}}) {
+    for (auto at = path.find(from); at != std::string::npos; at = path.find(from)) path.replace(at, from.size(), to);
+  }
+  return path;
+}
+
+std::string expectedData(const std::string& path, std::string data) {
+  const bool mapped = path.starts_with("/zms/cluster/") || path.starts_with("/zms/topic/") ||
+                      path.starts_with("/zms/consumergroup/");
+  if (!mapped) return data;
+  data = expectedPath(std::move(data));
+  for (auto at = data.find("10.10."); at != std::string::npos; at = data.find("10.10.", at)) data.replace(at, 6, "10.50.");
+  return data;
+}
+
+class SyncTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ZkServerOptions o;
+    o.super_user = "super:super-secret";
+    primary_ = new ZkServer(o);
+    backup_ = new ZkServer(o);
+    ASSERT_TRUE(primary_->start());
+    ASSERT_TRUE(backup_->start());
+  }
+  static void TearDownTestSuite() {
+    delete primary_;
+    delete backup_;
+  }
+
+  void SetUp() override {
+    // Each test starts from empty trees.
+    for (auto* server : {primary_, backup_}) {
+      auto c = client(server->connectString(), "super:super-secret");
+      for (const auto& root : {"/zms", "/zkstandby"}) removeRecursive(*c, root);
+    }
+    tmp_ = std::make_unique<TempDir>();
+    tmp_->write("mapping.yaml", bench::zmsMappingYaml(shape_));
+    tmp_->write("primary.digest", kReplicator + "\n");
+    tmp_->write("backup.digest", kReplicator + "\n");
+  }
+
+  static std::unique_ptr<zk::Client> client(const std::string& connect, const std::string& auth = kReplicator) {
+    auto options = testClientOptions(connect);
+    options.auth = {{"digest", auth}};
+    auto c = connectClient(options);
+    EXPECT_TRUE(c) << (c ? "" : c.error().describe());
+    return std::move(*c);
+  }
+
+  static void removeRecursive(zk::Client& c, const std::string& path) {
+    auto children = zk::getChildrenSync(c, path);
+    for (const auto& child : children.children) removeRecursive(c, path + "/" + child);
+    zk::removeSync(c, zk::DeleteOp{.path = path});
+  }
+
+  std::string writeConfig(const std::string& extra_sync = "") {
+    std::string y = "primary:\n  connect: \"" + primary_->connectString() +
+                    "\"\n  connect_timeout_ms: 5000\n  auth:\n    - scheme: digest\n      credentials_file: primary.digest\n"
+                    "backup:\n  connect: \"" + backup_->connectString() +
+                    "\"\n  connect_timeout_ms: 5000\n  auth:\n    - scheme: digest\n      credentials_file: backup.digest\n"
+                    "sync:\n  roots:\n    - source: /zms\n  exclude:\n    - /zms/topic/*/*\n    - /zms/consumergroup/*/*\n" +
+                    extra_sync + "mapping:\n  files: [ mapping.yaml ]\nhttp:\n  listen: \"\"\n";
+    return tmp_->write("zkstandby.yaml", y).string();
+  }
+
+  // Every persistent node the backup should hold, from a dump of the primary.
+  static std::map<std::string, DumpedNode> expectedBackup(const std::map<std::string, DumpedNode>& primary) {
+    std::map<std::string, DumpedNode> out;
+    for (const auto& [path, node] : primary) {
+      if (node.ephemeral_owner != 0) continue;
+      DumpedNode want = node;
+      want.path = expectedPath(path);
+      want.data = expectedData(path, node.data);
+      out[want.path] = want;
+    }
+    return out;
+  }
+
+  static void expectSameContent(const std::map<std::string, DumpedNode>& want,
+                                const std::map<std::string, DumpedNode>& have) {
+    for (const auto& [path, node] : want) {
+      auto it = have.find(path);
+      if (it == have.end()) {
+        ADD_FAILURE() << "missing on the backup: " << path;
+        continue;
+      }
+      EXPECT_EQ(it->second.data, node.data) << path;
+      EXPECT_EQ(it->second.acl, node.acl) << path;
+    }
+    for (const auto& [path, node] : have) {
+      if (node.ephemeral_owner == 0 && !want.count(path)) ADD_FAILURE() << "extra on the backup: " << path;
+    }
+  }
+
+  static ZkServer* primary_;
+  static ZkServer* backup_;
+  bench::ZmsShape shape_;
+  std::unique_ptr<TempDir> tmp_;
+};
+
+ZkServer* SyncTest::primary_ = nullptr;
+ZkServer* SyncTest::backup_ = nullptr;
+
+TEST_F(SyncTest, ReplicatesAZmsTreeExactlyAndASecondSyncWritesNothing) {
+  auto p = client(primary_->connectString());
+  ASSERT_TRUE(bench::writeZmsTree(*p, shape_));
+  // Everything the replicator must carry besides the ZMS payloads.
+  std::string binary;
+  for (int i = 0; i < 256; ++i) binary.push_back(static_cast<char>(i));
+  zk::createRecursiveSync(*p, "/zms/extra");
+  ASSERT_EQ(zk::createSync(*p, {.path = "/zms/extra/binary", .data = binary}).code, zk::Code::kOk);
+  ASSERT_EQ(zk::createSync(*p, {.path = "/zms/extra/utf8", .data = "主题=订单创建\nowner=结算\n"}).code, zk::Code::kOk);
+  ASSERT_EQ(zk::createSync(*p, {.path = "/zms/extra/big", .data = std::string(1000 * 1000, 'b')}).code, zk::Code::kOk);
+  std::string deep = "/zms/extra";
+  for (int i = 1; i <= 13; ++i) deep += "/d" + std::to_string(i);  // /zms is level 1: 15 levels in all
+  ASSERT_EQ(zk::createRecursiveSync(*p, deep, "bottom"), zk::Code::kOk);
+  zk::createSync(*p, {.path = "/zms/extra/queue"});
+  for (int i = 0; i < 5; ++i) {
+    zk::createSync(*p, {.path = "/zms/extra/queue/item-", .data = std::to_string(i), .mode = zk::CreateMode::kPersistentSequential});
+  }
+  zk::removeSync(*p, {.path = "/zms/extra/queue/item-0000000001"});
+  ASSERT_EQ(zk::createSync(*p, {.path = "/zms/extra/container", .mode = zk::CreateMode::kContainer}).code, zk::Code::kOk);
+  zk::createSync(*p, {.path = "/zms/extra/container/child", .data = "c"});
+  const zk::AclList secret_acl{{zk::perm::kAll, "digest", ZkServer::digestId(kReplicator)},
+                               {zk::perm::kRead, "digest", ZkServer::digestId(kApp)}};
+  ASSERT_EQ(zk::createSync(*p, {.path = "/zms/extra/secret", .data = "password=hunter2", .acl = secret_acl}).code,
+            zk::Code::kOk);
+  // A client of the primary site registers itself: never copied.
+  ASSERT_EQ(zk::createSync(*p, {.path = "/zms/topic/topic_0000001/10.10.5.7||DEFAULT_PRODUCER||1.0.0||2020-06-01T10:15:30.123||48213",
+                                .mode = zk::CreateMode::kEphemeral}).code,
+            zk::Code::kOk);
+  const auto config = writeConfig();
+
+  // diff: differences, and nothing written anywhere.
+  auto primary_before = dumpTree(primary_->connectString(), "/zms", {kReplicator});
+  auto diff = zkstandby({"diff", "-c", config});
+  EXPECT_EQ(diff.exit_code, 1) << diff.err;
+  EXPECT_NE(diff.out.find("to create"), std::string::npos);
+  EXPECT_NE(diff.out.find("clusterName: kafka_bj_"), std::string::npos) << "diff shows mapped fields";
+  EXPECT_TRUE(dumpTree(backup_->connectString(), "/zms", {kReplicator}).empty());
+  EXPECT_EQ(dumpTree(backup_->connectString(), "/zkstandby", {kReplicator}).size(), 0u);
+
+  auto sync = zkstandby({"sync", "-c", config});
+  ASSERT_EQ(sync.exit_code, 0) << sync.out << sync.err;
+  auto primary_now = dumpTree(primary_->connectString(), "/zms", {kReplicator});
+  EXPECT_EQ(primary_now.size(), primary_before.size());
+  auto backup_after = dumpTree(backup_->connectString(), "/zms", {kReplicator});
+  expectSameContent(expectedBackup(primary_now), backup_after);
+  ASSERT_TRUE(backup_after.count("/zms/cluster/kafka_sh_01"));
+  EXPECT_NE(backup_after["/zms/cluster/kafka_sh_01"].data.find("bootAddr=10.50."), std::string::npos);
+
+  // The standby site's own client registers; a converged pair then gives zero writes.
+  auto b = client(backup_->connectString());
+  ASSERT_EQ(zk::createSync(*b, {.path = "/zms/topic/topic_0000001/10.50.5.7||DEFAULT_CONSUMER||1.0.0||x||1",
+                                .mode = zk::CreateMode::kEphemeral}).code,
+            zk::Code::kOk);
+  auto converged = dumpTree(backup_->connectString(), "/zms", {kReplicator});
+  auto again = zkstandby({"sync", "-c", config});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  auto after_second = dumpTree(backup_->connectString(), "/zms", {kReplicator});
+  ASSERT_EQ(after_second.size(), converged.size());
+  for (const auto& [path, node] : converged) {
+    EXPECT_EQ(after_second[path].mzxid, node.mzxid) << path;
+    EXPECT_EQ(after_second[path].cversion, node.cversion) << path;
+  }
+
+  auto clean = zkstandby({"diff", "-c", config});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  auto after_diff = dumpTree(backup_->connectString(), "/zms", {kReplicator});
+  for (const auto& [path, node] : converged) EXPECT_EQ(after_diff[path].mzxid, node.mzxid) << path;
+}
+
+TEST_F(SyncTest, DeleteGuardTripsAndThenPassesWithTheFlag) {
+  auto p = client(primary_->connectString());
+  ASSERT_TRUE(bench::writeZmsTree(*p, shape_));
+  const auto config = writeConfig();
+  ASSERT_EQ(zkstandby({"sync", "-c", config}).exit_code, 0);
+  const auto before = dumpTree(backup_->connectString(), "/zms", {kReplicator});
+
+  for (const auto& parent : {"/zms/topic", "/zms/consumergroup"}) removeRecursive(*p, parent);
+  auto tripped = zkstandby({"sync", "-c", config});
+  EXPECT_EQ(tripped.exit_code, 1);
+  EXPECT_NE(tripped.out.find("delete guard"), std::string::npos) << tripped.out;
+  auto unchanged = dumpTree(backup_->connectString(), "/zms", {kReplicator});
+  EXPECT_EQ(unchanged.size(), before.size());
+
+  auto allowed = zkstandby({"sync", "-c", config, "--allow-mass-delete"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.out << allowed.err;
+  expectSameContent(expectedBackup(dumpTree(primary_->connectString(), "/zms", {kReplicator})),
+                    dumpTree(backup_->connectString(), "/zms", {kReplicator}));
+}
+
+TEST_F(SyncTest, AnUnmappedValueSkipsThatNodeOnly) {
+  auto p = client(primary_->connectString());
+  ASSERT_TRUE(bench::writeZmsTree(*p, shape_));
+  ASSERT_EQ(zk::createSync(*p, {.path = "/zms/topic/orphan_topic", .data = "clusterName=kafka_xx_99\ntype=topic\n"}).code,
+            zk::Code::kOk);
+  const auto config = writeConfig();
+  auto sync = zkstandby({"sync", "-c", config});
+  EXPECT_EQ(sync.exit_code, 1) << sync.out << sync.err;
+  EXPECT_NE(sync.err.find("/zms/topic/orphan_topic"), std::string::npos) << sync.err;
+  auto backup = dumpTree(backup_->connectString(), "/zms", {kReplicator});
+  EXPECT_FALSE(backup.count("/zms/topic/orphan_topic"));
+  auto want = expectedBackup(dumpTree(primary_->connectString(), "/zms", {kReplicator}));
+  want.erase("/zms/topic/orphan_topic");
+  expectSameContent(want, backup);
+}
+
+TEST_F(SyncTest, AnUnreachableSiteIsAOneLineErrorWithinTheConnectTimeout) {
+  std::string y = "primary:\n  connect: \"127.0.0.1:1\"\n  connect_timeout_ms: 1000\n"
+                  "backup:\n  connect: \"" + backup_->connectString() + "\"\n  connect_timeout_ms: 1000\n"
+                  "sync:\n  roots:\n    - source: /zms\nmapping:\n  files: [ mapping.yaml ]\nhttp:\n  listen: \"\"\n";
+  const auto config = tmp_->write("unreachable.yaml", y).string();
+  for (const char* cmd : {"diff", "sync"}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = zkstandby({cmd, "-c", config}, std::chrono::seconds(30));
+    EXPECT_EQ(r.exit_code, 2) << cmd;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << cmd;
+    EXPECT_NE(r.err.find("primary"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace zks::testing
