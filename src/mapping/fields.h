@@ -3,6 +3,7 @@
 // The `fields` of a rule, compiled for both payload formats that have
 // fields. Internal to the engine.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,8 +30,22 @@ struct FieldSet {
   std::vector<Field> fields;
   StringMap<uint32_t> by_key;        // properties
   std::vector<PointerNode> pointers;  // JSON; node 0 is the document root
+  uint64_t key_lengths = 0;           // bit L set: some key has length L (L >= 63 share bit 63)
 
   bool empty() const { return fields.empty(); }
+  // A cheap filter before the lookup: most keys of a payload are no field.
+  bool mayHaveKey(size_t length) const { return (key_lengths >> std::min<size_t>(length, 63)) & 1; }
+  const Field* findKey(std::string_view key) const {
+    if (!mayHaveKey(key.size())) return nullptr;
+    if (fields.size() <= 8) {  // a few compares beat hashing
+      for (const Field& field : fields) {
+        if (field.name == key) return &field;
+      }
+      return nullptr;
+    }
+    auto it = by_key.find(key);
+    return it == by_key.end() ? nullptr : &fields[it->second];
+  }
 };
 
 // Splits an RFC 6901 pointer into unescaped tokens; false when malformed.

@@ -31,6 +31,14 @@ StateSet& StateSet::operator=(const StateSet& other) {
   return *this;
 }
 
+void StateSet::swap(StateSet& other) noexcept {
+  // Only the live prefix of the inline arrays matters.
+  size_t live = std::min(std::max(size_, other.size_), kInline);
+  for (size_t i = 0; i < live; ++i) std::swap(inline_[i], other.inline_[i]);
+  heap_.swap(other.heap_);
+  std::swap(size_, other.size_);
+}
+
 void StateSet::add(uint32_t state) {
   for (size_t i = 0; i < size_; ++i) {
     if ((*this)[i] == state) return;
@@ -216,7 +224,7 @@ bool walk(const GlobSet& set, std::string_view path, Fn&& at_prefix) {
   if (at_prefix(a, size_t{1})) return true;
   for (SegmentIterator it(path); !it.done(); it.next()) {
     set.step(a, it.segment(), b);
-    std::swap(a, b);
+    a.swap(b);
     if (a.empty()) return false;
     if (at_prefix(a, it.prefix().size())) return true;
   }
@@ -230,7 +238,7 @@ void GlobSet::allMatches(std::string_view path, std::vector<uint32_t>& out) cons
   start(a);
   for (SegmentIterator it(path); !it.done() && !a.empty(); it.next()) {
     step(a, it.segment(), b);
-    std::swap(a, b);
+    a.swap(b);
   }
   forEachAccept(a, [&](uint32_t index) { out.push_back(index); });
   std::sort(out.begin(), out.end());
@@ -242,7 +250,7 @@ std::optional<size_t> GlobSet::firstMatch(std::string_view path) const {
   start(a);
   for (SegmentIterator it(path); !it.done() && !a.empty(); it.next()) {
     step(a, it.segment(), b);
-    std::swap(a, b);
+    a.swap(b);
   }
   std::optional<size_t> first;
   forEachAccept(a, [&](uint32_t index) {

@@ -43,6 +43,7 @@ class StateSet {
   uint32_t operator[](size_t i) const { return i < kInline ? inline_[i] : heap_[i - kInline]; }
   // Adds `state` unless present.
   void add(uint32_t state);
+  void swap(StateSet& other) noexcept;
 
  private:
   static constexpr size_t kInline = 16;
@@ -50,6 +51,7 @@ class StateSet {
   std::vector<uint32_t> heap_;
   size_t size_ = 0;
 };
+inline void swap(StateSet& a, StateSet& b) noexcept { a.swap(b); }
 }  // namespace detail
 
 // Why `pattern` is not a valid glob, or nothing.

@@ -35,8 +35,8 @@ template <typename Fn>
 void forEachHost(std::string_view value, Fn&& fn) {
   size_t begin = 0;
   while (begin <= value.size()) {
-    size_t end = value.find_first_of(",;", begin);
-    if (end == std::string_view::npos) end = value.size();
+    size_t end = begin;
+    while (end < value.size() && value[end] != ',' && value[end] != ';') ++end;
     HostItem item;
     if (parseHostItem(value, begin, end, item)) fn(item);
     begin = end + 1;

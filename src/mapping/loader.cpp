@@ -413,6 +413,7 @@ void Loader::loadRule(const Doc& doc, const YAML::Node& node) {
         }
         auto index = static_cast<uint32_t>(rule.fields.fields.size());
         rule.fields.by_key.emplace(*name, index);
+        rule.fields.key_lengths |= uint64_t{1} << std::min<size_t>(name->size(), 63);
         if (rule.format == Format::kJson) addPointer(rule.fields, tokens, index);
         rule.fields.fields.push_back({*name, line, std::move(*spec)});
       }

@@ -242,7 +242,7 @@ bool MappingSet::mapPathImpl(std::string_view path, MapResult& result, bool expl
       } else if (!states.empty()) {
         c.segment_globs.step(states, segment, next);
       }
-      std::swap(states, next);
+      states.swap(next);
       if (mapped != segment) {
         // A renamed segment must stay one segment: a '/' in it would move the node.
         if (auto error = segmentError(mapped)) {
@@ -306,7 +306,7 @@ bool MappingSet::mapData(std::string_view primary_side, std::string_view data, M
     c.payload_globs.start(a);
     for (SegmentIterator it(primary_side); !it.done() && !a.empty(); it.next()) {
       c.payload_globs.step(a, it.segment(), b);
-      std::swap(a, b);
+      a.swap(b);
     }
     rules.collect(c.payload_globs, c.payload_glob_rule, a);
   }
@@ -374,7 +374,7 @@ bool MappingSet::mapData(std::string_view primary_side, std::string_view data, M
              std::to_string(kMaxDataBytes) + " ZooKeeper accepts");
     return false;
   }
-  result.data_changed = current.data() != data.data() && current != data;
+  result.data_changed = current.data() != data.data() && current != data;  // compared only after an edit
   result.data.assign(current);
   return true;
 }

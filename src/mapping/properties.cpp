@@ -226,6 +226,18 @@ size_t lineNumber(std::string_view s, size_t pos) {
   return line;
 }
 
+// Bytes that end the fast scan of a line: it holds no escape or
+// continuation when the first of these is a line end.
+struct ByteClass {
+  bool line_stop[256] = {};
+  bool key_stop[256] = {};
+  constexpr ByteClass() {
+    for (unsigned char c : {'\\', '\r', '\n'}) line_stop[c] = true;
+    for (unsigned char c : {'=', ':', ' ', '\t', '\f'}) key_stop[c] = true;
+  }
+};
+constexpr ByteClass kBytes;
+
 }  // namespace
 
 FormatStatus mapProperties(std::string_view s, const FieldSet& fields, bool reverse, std::vector<Edit>& edits,
@@ -240,6 +252,43 @@ FormatStatus mapProperties(std::string_view s, const FieldSet& fields, bool reve
   std::string key_buffer, value_buffer;
   std::vector<std::pair<size_t, size_t>> ranges;
   std::vector<Edit> value_edits;
+  // Maps one value (raw [value_begin, value_end)); `plain` when it holds no
+  // escape or continuation, so raw and decoded bytes coincide.
+  auto map_value = [&](std::string_view key, size_t value_begin, size_t value_end, bool plain) -> bool {
+    const Field* field = fields.findKey(key);
+    if (field == nullptr) return true;
+    std::string_view raw = s.substr(value_begin, value_end - value_begin);
+    std::string_view value = raw;
+    ranges.clear();
+    if (!plain) {
+      value_buffer.clear();
+      decode(s, value_begin, value_end, value_buffer, &ranges);
+      value = value_buffer;
+    }
+    value_edits.clear();
+    std::string missing;
+    if (!mapValue(field->value, reverse, value, value_edits, missing)) {
+      status.failure = FailureKind::kUnmapped;
+      status.message = field->name + ": '" + missing + "' is not in table " + field->value.table->name();
+      return false;
+    }
+    if (value_edits.empty()) return true;
+    if (explain) explain->push_back({std::string(key), std::string(value), applyEdits(value, value_edits)});
+    Style style = plain ? Style{} : styleOf(raw);
+    for (Edit& edit : value_edits) {
+      size_t raw_begin, raw_end;
+      if (plain) {
+        raw_begin = value_begin + edit.begin;
+        raw_end = value_begin + edit.end;
+      } else {
+        raw_begin = edit.begin < ranges.size() ? ranges[edit.begin].first : value_end;
+        raw_end = edit.end > edit.begin ? ranges[edit.end - 1].second : raw_begin;
+      }
+      edits.push_back({raw_begin, raw_end, encode(edit.text, style, edit.begin == 0)});
+    }
+    return true;
+  };
+
   size_t pos = 0;
   const size_t n = s.size();
   while (pos < n) {
@@ -254,7 +303,33 @@ FormatStatus mapProperties(std::string_view s, const FieldSet& fields, bool reve
       while (pos < n && !isNewline(s[pos])) ++pos;
       continue;
     }
-    // Key: up to an unescaped '=', ':' or blank.
+    // Fast path: a line without backslashes is split by plain byte scans.
+    size_t eol = pos;
+    while (eol < n && !kBytes.line_stop[static_cast<unsigned char>(s[eol])]) ++eol;
+    if (eol == n || s[eol] != '\\') {
+      size_t key_end = pos;
+      while (key_end < eol && !kBytes.key_stop[static_cast<unsigned char>(s[key_end])]) ++key_end;
+      size_t at = key_end;
+      bool had_sep = false;
+      while (at < eol) {
+        char c = s[at];
+        if (isBlank(c)) {
+          ++at;
+        } else if (!had_sep && (c == '=' || c == ':')) {
+          had_sep = true;
+          ++at;
+        } else {
+          break;
+        }
+      }
+      if (at < eol && fields.mayHaveKey(key_end - pos) &&
+          !map_value(s.substr(pos, key_end - pos), at, eol, true)) {
+        return status;
+      }
+      pos = eol;
+      continue;
+    }
+    // Slow path, with escapes and continuations. Key: up to an unescaped '=', ':' or blank.
     Cursor cursor{s, pos};
     Unit u;
     size_t key_begin = pos, key_end = pos;
@@ -269,7 +344,6 @@ FormatStatus mapProperties(std::string_view s, const FieldSet& fields, bool reve
     // Separator: blanks, at most one '=' or ':', blanks.
     if (have_unit) {
       bool had_sep = u.c == '=' || u.c == ':';
-      have_unit = false;
       while (true) {
         Cursor peek = cursor;
         Unit v;
@@ -289,7 +363,7 @@ FormatStatus mapProperties(std::string_view s, const FieldSet& fields, bool reve
       if (cursor.malformed) return malformed(cursor.pos);
     }
     // Value: the rest of the logical line.
-    bool value_joined_before = cursor.joined;
+    bool joined_before = cursor.joined;
     size_t value_begin = cursor.pos, value_end = cursor.pos;
     bool value_plain = true, any_value = false;
     while (cursor.next(u)) {
@@ -299,10 +373,9 @@ FormatStatus mapProperties(std::string_view s, const FieldSet& fields, bool reve
       value_end = u.end;
     }
     if (cursor.malformed) return malformed(cursor.pos);
-    value_plain = value_plain && cursor.joined == value_joined_before;
+    value_plain = value_plain && cursor.joined == joined_before;
     pos = cursor.pos;
     if (!any_value) continue;  // an empty value is left as it is
-
     std::string_view key;
     if (key_plain) {
       key = s.substr(key_begin, key_end - key_begin);
@@ -311,39 +384,7 @@ FormatStatus mapProperties(std::string_view s, const FieldSet& fields, bool reve
       decode(s, key_begin, key_end, key_buffer, nullptr);
       key = key_buffer;
     }
-    auto field_it = fields.by_key.find(key);
-    if (field_it == fields.by_key.end()) continue;
-    const Field& field = fields.fields[field_it->second];
-
-    std::string_view raw = s.substr(value_begin, value_end - value_begin);
-    std::string_view value = raw;
-    ranges.clear();
-    if (!value_plain) {
-      value_buffer.clear();
-      decode(s, value_begin, value_end, value_buffer, &ranges);
-      value = value_buffer;
-    }
-    value_edits.clear();
-    std::string missing;
-    if (!mapValue(field.value, reverse, value, value_edits, missing)) {
-      status.failure = FailureKind::kUnmapped;
-      status.message = field.name + ": '" + missing + "' is not in table " + field.value.table->name();
-      return status;
-    }
-    if (value_edits.empty()) continue;
-    if (explain) explain->push_back({std::string(key), std::string(value), applyEdits(value, value_edits)});
-    Style style = value_plain ? Style{} : styleOf(raw);
-    for (Edit& edit : value_edits) {
-      size_t raw_begin, raw_end;
-      if (value_plain) {
-        raw_begin = value_begin + edit.begin;
-        raw_end = value_begin + edit.end;
-      } else {
-        raw_begin = edit.begin < ranges.size() ? ranges[edit.begin].first : value_end;
-        raw_end = edit.end > edit.begin ? ranges[edit.end - 1].second : raw_begin;
-      }
-      edits.push_back({raw_begin, raw_end, encode(edit.text, style, edit.begin == 0)});
-    }
+    if (!map_value(key, value_begin, value_end, value_plain)) return status;
   }
   return status;
 }

@@ -45,6 +45,8 @@ class Table {
     return it == map.end() ? nullptr : &it->second;
   }
   bool oneToOne() const { return clash_.empty(); }
+  // Whether some key (reverse: some value) holds ':', so a "host:port" lookup can hit.
+  bool hasColonKey(bool reverse) const { return reverse ? colon_value_ : colon_key_; }
   // Keys sharing one value: (first key, other key, value); empty when one-to-one.
   struct Clash {
     std::string first_key;
@@ -62,6 +64,8 @@ class Table {
   StringMap<std::string> forward_;
   StringMap<std::string> backward_;
   std::vector<Clash> clash_;
+  bool colon_key_ = false;
+  bool colon_value_ = false;
 };
 
 }  // namespace zks::mapping

@@ -15,7 +15,7 @@ bool tableEdits(const ValueSpec& spec, bool reverse, std::string_view value, std
     forEachHost(value, [&](const HostItem& item) {
       if (!ok) return;
       std::string_view host = value.substr(item.host_begin, item.host_end - item.host_begin);
-      if (item.hasPort()) {
+      if (item.hasPort() && table.hasColonKey(reverse)) {
         // A table may name one endpoint ("10.10.1.11:9092") before whole hosts.
         std::string_view authority = value.substr(item.authority_begin, item.authority_end - item.authority_begin);
         if (const std::string* to = table.find(authority, reverse)) {
@@ -58,6 +58,10 @@ bool blank(std::string_view value) {
 bool mapValue(const ValueSpec& spec, bool reverse, std::string_view value, std::vector<Edit>& edits,
               std::string& unmapped) {
   if (blank(value)) return true;
+  if (spec.replace.empty()) {
+    // One step (the common case): its edits are the result.
+    return spec.table == nullptr || tableEdits(spec, reverse, value, edits, unmapped);
+  }
   // Steps run in order; the first one's edits stay fine-grained (so a host
   // list keeps every byte around its hosts), later ones work on the result.
   std::vector<Edit> pending;
