@@ -154,7 +154,10 @@ void Reconciler::children(zk::Client& c, const std::string& path, bool watch,
 // Issues reads while the window has room: children of listed directories
 // first (depth first keeps the frontier small), then new listings.
 void Reconciler::pump() {
-  while (outstanding_ < options_.max_outstanding_reads && !dirs_to_list_.empty()) {
+  // Backpressure: reading stops while the writes it produced wait to be sent,
+  // so a slow backup bounds memory instead of growing a queue.
+  while (outstanding_ < options_.max_outstanding_reads && !dirs_to_list_.empty() &&
+         writes_pending_ < options_.max_pending_writes) {
     auto dir = dirs_to_list_.back();
     if (!dir->primary_listed || !dir->backup_listed) {
       dirs_to_list_.pop_back();
@@ -170,6 +173,7 @@ void Reconciler::pump() {
     dirs_to_list_.pop_back();
     if (dir->pending == 0) dirDone(dir);
   }
+  if (writes_pending_ >= options_.max_pending_writes) applier()->flush();
 }
 
 void Reconciler::listDir(std::shared_ptr<Dir> dir) {
@@ -565,6 +569,7 @@ void Reconciler::emit(plan::Change change, std::shared_ptr<NodeWrites> node) {
     if (node && o.kind != apply::OutcomeKind::kApplied) node->failed = true;
     if (node && --node->pending == 0) settleIndex(node->source_path, node->stat, !node->failed);
     onOutcome(o);
+    pump();
   });
 }
 

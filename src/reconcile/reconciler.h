@@ -53,6 +53,7 @@ struct ReconcileOptions {
   bool dry_run = false;
   bool watch_primary = false;           // daemon: arm data and child watches with every read
   size_t max_outstanding_reads = 4096;  // per site
+  size_t max_pending_writes = 20000;    // planned writes not yet answered; reading waits above it
   apply::ApplierOptions applier;
   // A long-lived applier to share (the daemon's); null: the pass makes its own.
   apply::Applier* shared_applier = nullptr;
