@@ -62,11 +62,16 @@ void Applier::submit(plan::Change change, OutcomeCallback done) {
     report(OutcomeKind::kFenced, zk::Code::kBadVersion, std::move(pending));
     return;
   }
-  if (pending.change.kind == plan::ChangeKind::kSetAcl) {
-    // ZooKeeper's multi has no setACL. Keep submit order by flushing what
+  const bool container_or_ttl = pending.change.kind == plan::ChangeKind::kCreate &&
+                                pending.change.mode != zk::CreateMode::kPersistent &&
+                                pending.change.mode != zk::CreateMode::kPersistentSequential;
+  if (pending.change.kind == plan::ChangeKind::kSetAcl || container_or_ttl) {
+    // ZooKeeper's multi has no setACL, and the 3.8 C client cannot put a
+    // container or TTL create in one. Keep submit order by flushing what
     // precedes it; the request follows its batch on the same session (FIFO).
+    // These single requests carry no fence check (README: "Fencing").
     flush();
-    applySetAcl(std::move(pending));
+    applySingle(std::move(pending));
     return;
   }
   const size_t size = zk::serializedSize(toOp(pending.change));
@@ -169,26 +174,35 @@ void Applier::fallBackToSingles(std::shared_ptr<Batch> batch) {
   std::reverse(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch->changes.size()));
 }
 
-void Applier::applySetAcl(Pending pending) {
+void Applier::applySingle(Pending pending) {
   ++in_flight_;
+  auto finish = [this, alive = alive_](Pending change, zk::Code code) {
+    loop_.post([this, alive, change = std::move(change), code]() mutable {
+      if (!*alive) return;
+      --in_flight_;
+      if (code == zk::Code::kOk) {
+        report(OutcomeKind::kApplied, code, std::move(change));
+      } else if (zk::isRetryable(code)) {
+        report(OutcomeKind::kUnknown, code, std::move(change));
+      } else {
+        report(OutcomeKind::kRefused, code, std::move(change));
+      }
+      sendReady();
+    });
+  };
+  if (pending.change.kind == plan::ChangeKind::kCreate) {
+    auto op = std::get<zk::CreateOp>(toOp(pending.change));
+    backup_.create(std::move(op), [finish, change = std::move(pending)](zk::CreateResult r) mutable {
+      finish(std::move(change), r.code);
+    });
+    return;
+  }
   auto path = pending.change.path;
   auto acl = pending.change.acl;
   const int32_t version = pending.change.expected_version;
-  backup_.setAcl(path, std::move(acl), version,
-                 [this, alive = alive_, change = std::move(pending)](zk::VoidResult r) mutable {
-                   loop_.post([this, alive, change = std::move(change), r]() mutable {
-                     if (!*alive) return;
-                     --in_flight_;
-                     if (r.code == zk::Code::kOk) {
-                       report(OutcomeKind::kApplied, r.code, std::move(change));
-                     } else if (zk::isRetryable(r.code)) {
-                       report(OutcomeKind::kUnknown, r.code, std::move(change));
-                     } else {
-                       report(OutcomeKind::kRefused, r.code, std::move(change));
-                     }
-                     sendReady();
-                   });
-                 });
+  backup_.setAcl(path, std::move(acl), version, [finish, change = std::move(pending)](zk::VoidResult r) mutable {
+    finish(std::move(change), r.code);
+  });
 }
 
 }  // namespace zks::apply

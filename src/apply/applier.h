@@ -89,7 +89,7 @@ class Applier {
   void onBatchDone(std::shared_ptr<Batch> batch, zk::MultiResult result);
   void fallBackToSingles(std::shared_ptr<Batch> batch);
   void report(OutcomeKind kind, zk::Code code, Pending pending);
-  void applySetAcl(Pending pending);
+  void applySingle(Pending pending);  // setAcl, container and TTL creates
   void fenceAll(zk::Code code);
 
   zk::Client& backup_;
