@@ -1,6 +1,12 @@
 #include "state/status.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "state/counters.h"
@@ -18,10 +24,29 @@ std::string metricName(std::string_view series) {
 
 bool wanted(const std::string& name) {
   if (name.ends_with("_bucket")) return false;
-  for (std::string_view word : {"lag", "queue", "backlog", "role", "epoch", "pending"}) {
+  for (std::string_view word :
+       {"lag", "queue", "backlog", "role", "epoch", "pending", "leader", "ready", "session", "zxid"}) {
     if (name.find(word) != std::string::npos) return true;
   }
   return false;
+}
+
+// Prometheus' histogram_quantile: linear interpolation inside the bucket
+// that holds the rank; the +Inf bucket answers with the highest finite bound.
+std::optional<double> histogramQuantile(const std::vector<std::pair<double, double>>& buckets, double q) {
+  if (buckets.empty() || buckets.back().second <= 0) return std::nullopt;
+  const double rank = q * buckets.back().second;
+  double lower = 0, below = 0;
+  for (const auto& [upper, count] : buckets) {
+    if (count >= rank) {
+      if (std::isinf(upper)) return lower;
+      if (count == below) return upper;
+      return lower + (upper - lower) * (rank - below) / (count - below);
+    }
+    lower = upper;
+    below = count;
+  }
+  return std::nullopt;
 }
 
 json historyJson(const HistoryEntry& e) {
@@ -83,6 +108,8 @@ Result<StatusSnapshot> readStatus(zk::Client& backup, const std::string& state_p
 
 std::vector<std::pair<std::string, std::string>> pickLiveMetrics(std::string_view text) {
   std::vector<std::pair<std::string, std::string>> out;
+  // Lag histograms: cumulative bucket counts per upper bound, for quantiles.
+  std::map<std::string, std::vector<std::pair<double, double>>> lag_buckets;
   size_t pos = 0;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
@@ -98,7 +125,26 @@ std::vector<std::pair<std::string, std::string>> pickLiveMetrics(std::string_vie
     std::string series(line.substr(0, split));
     std::string_view rest = line.substr(split + 1);
     std::string value(rest.substr(0, rest.find(' ')));
-    if (wanted(metricName(series))) out.emplace_back(std::move(series), std::move(value));
+    const std::string name = metricName(series);
+    if (name.ends_with("_bucket") && name.find("lag") != std::string::npos) {
+      const size_t le = series.find("le=\"");
+      if (le != std::string::npos) {
+        const std::string bound = series.substr(le + 4, series.find('"', le + 4) - le - 4);
+        const double upper = bound == "+Inf" ? HUGE_VAL : std::strtod(bound.c_str(), nullptr);
+        lag_buckets[name.substr(0, name.size() - 7)].emplace_back(upper, std::strtod(value.c_str(), nullptr));
+      }
+    }
+    if (wanted(name)) out.emplace_back(std::move(series), std::move(value));
+  }
+  for (auto& [name, buckets] : lag_buckets) {
+    std::sort(buckets.begin(), buckets.end());
+    for (const auto& [label, q] : {std::pair{"p50", 0.5}, std::pair{"p99", 0.99}}) {
+      if (auto v = histogramQuantile(buckets, q)) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.6g", *v);
+        out.emplace_back(name + ":" + label, buf);
+      }
+    }
   }
   return out;
 }

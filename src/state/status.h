@@ -42,7 +42,9 @@ struct LiveFigures {
 };
 
 // From Prometheus text: the series about lag, queue depth and backlog, plus
-// role and epoch. Histogram buckets are left out; _sum and _count stay.
+// role, epoch, leader, readiness, sessions and zxid. Histogram buckets are
+// left out (_sum and _count stay); a lag histogram adds "<name>:p50" and
+// "<name>:p99" estimated from its buckets, as histogram_quantile() would.
 std::vector<std::pair<std::string, std::string>> pickLiveMetrics(std::string_view prometheus_text);
 
 std::string formatStatusText(const StatusSnapshot& snapshot, const LiveFigures& live, int64_t now_ms);

@@ -150,6 +150,8 @@ TEST(LiveMetrics, PicksLagQueueRoleAndEpochButNotBuckets) {
       "# HELP zkstandby_replication_lag_seconds lag\n"
       "# TYPE zkstandby_replication_lag_seconds histogram\n"
       "zkstandby_replication_lag_seconds_bucket{le=\"0.01\"} 10\n"
+      "zkstandby_replication_lag_seconds_bucket{le=\"0.1\"} 12\n"
+      "zkstandby_replication_lag_seconds_bucket{le=\"+Inf\"} 12\n"
       "zkstandby_replication_lag_seconds_sum 0.42\n"
       "zkstandby_replication_lag_seconds_count 12\n"
       "zkstandby_queue_depth{queue=\"apply, main\"} 3 1700000000000\n"
@@ -163,6 +165,9 @@ TEST(LiveMetrics, PicksLagQueueRoleAndEpochButNotBuckets) {
       {"zkstandby_queue_depth{queue=\"apply, main\"}", "3"},
       {"zkstandby_role", "0"},
       {"zkstandby_epoch", "4"},
+      // 10 of 12 observations at or below 10 ms, all 12 at or below 100 ms.
+      {"zkstandby_replication_lag_seconds:p50", "0.006"},
+      {"zkstandby_replication_lag_seconds:p99", "0.0946"},
   };
   EXPECT_EQ(picked, want);
 }
