@@ -42,6 +42,7 @@ struct Change {
   int32_t expected_version = -1;      // update, delete: backup version read; setAcl: aversion
   std::vector<FieldChange> fields;    // what the mapping changed (for display)
   std::string reason;                 // skipped, blocked, conflict
+  int64_t source_mtime_ms = 0;        // the primary node's mtime (replication lag)
 };
 
 // Whether the change writes to the backup (the others are reports).

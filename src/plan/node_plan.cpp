@@ -91,6 +91,7 @@ std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const st
       if (create.ttl_ms <= 0) create.mode = zk::CreateMode::kPersistent;
     }
     create.fields = desired->fields;
+    create.source_mtime_ms = desired->stat.mtime;
     out.push_back(std::move(create));
     return out;
   }
@@ -110,6 +111,7 @@ std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const st
     update.after = desired->data;
     update.expected_version = backup->stat.version;
     update.fields = desired->fields;
+    update.source_mtime_ms = desired->stat.mtime;
     out.push_back(std::move(update));
   }
 

@@ -216,6 +216,13 @@ void Reconciler::readPrimaryChild(std::shared_ptr<Dir> dir, std::string name) {
     childDone(dir);
     return;
   }
+  if (options_.event_pass && !dir->root && options_.index && options_.index->find(source_path)) {
+    // Replicated before and watched since: a change to it has its own event.
+    const MappedNode mapped = options_.mapper ? options_.mapper(source_path, "") : MappedNode{true, source_path, "", {}, {}};
+    dir->backup_children.erase(lastSegment(mapped.path.empty() ? source_path : mapped.path));
+    childDone(dir);
+    return;
+  }
   if (options_.index && options_.trust_index && !options_.dry_run) {
     if (auto entry = options_.index->find(source_path)) {
       exists(primary_, source_path, options_.watch_primary, [this, dir, source_path, entry](zk::StatResult r) {
@@ -278,7 +285,8 @@ void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string&
   }
   options_.index->put(source_path, IndexEntry::of(stat));
   if (options_.on_replicated_node) options_.on_replicated_node(backup_path, stat);
-  if (stat.num_children > 0 || options_.watch_primary) {
+  const bool descend = options_.event_pass ? (dir->root && !options_.root_only) : true;
+  if (descend && (stat.num_children > 0 || options_.watch_primary)) {
     auto child = std::make_shared<Dir>();
     child->primary_path = source_path;
     child->backup_path = backup_path;
@@ -425,6 +433,7 @@ void Reconciler::planAndDescend(std::shared_ptr<Dir> dir, std::optional<plan::De
   }
   if (node->pending == 0) settleIndex(source_path, primary_stat, !node->failed);
   for (auto& change : changes) emit(std::move(change), node);
+  if (options_.root_only && dir->root) can_descend = false;
   if (can_descend && (primary_stat.num_children > 0 || backup_children > 0 || options_.watch_primary)) {
     auto child = std::make_shared<Dir>();
     child->primary_path = source_path;
@@ -595,6 +604,7 @@ void Reconciler::onOutcome(const apply::Outcome& outcome) {
   });
   switch (outcome.kind) {
     case apply::OutcomeKind::kApplied:
+      if (options_.on_applied) options_.on_applied(outcome.change);
       switch (outcome.change.kind) {
         case plan::ChangeKind::kCreate: ++report_.applied.created; break;
         case plan::ChangeKind::kUpdate: ++report_.applied.updated; break;
@@ -682,6 +692,7 @@ void Reconciler::maybeFinish() {
     report_.applied.batch_fallbacks = own_applier_->stats().batch_fallbacks;
   }
   finished_ = true;
+  if (options_.on_finished) loop_.post(options_.on_finished);
 }
 
 }  // namespace zks::reconcile

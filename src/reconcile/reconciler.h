@@ -62,6 +62,16 @@ struct ReconcileOptions {
   // match its entry is only stat-ed: no data read, no backup read.
   NodeIndex* index = nullptr;
   bool trust_index = false;
+  // An event pass (daemon): the roots are nodes a watch named. Children
+  // already in the index are taken as replicated without a read (their own
+  // watches cover them); new ones are read with their whole subtree; missing
+  // ones are deleted. root_only: only the root nodes themselves (a data event).
+  bool event_pass = false;
+  bool root_only = false;
+  // Posted to the loop once the pass is done (the reconciler may be destroyed then).
+  std::function<void()> on_finished;
+  // Called on the loop thread for every write the backup confirmed.
+  std::function<void(const plan::Change&)> on_applied;
   // Called on the loop thread every `progress_every` nodes read.
   std::function<void(size_t nodes_read, size_t writes)> progress;
   size_t progress_every = 10000;

@@ -1,0 +1,41 @@
+#pragma once
+
+// The daemon's Prometheus series (SPEC 6), registered once at startup.
+// Updated from the loop thread; read by the HTTP server's threads.
+
+#include "metrics/registry.h"
+#include "plan/change.h"
+
+namespace zks::daemon {
+
+struct DaemonMetrics {
+  explicit DaemonMetrics(metrics::Registry& r);
+
+  void applied(plan::ChangeKind kind);
+  metrics::Counter& reconciles(const std::string& reason);
+  metrics::Histogram& reconcileSeconds(const std::string& reason);
+
+  metrics::Registry& registry;
+  metrics::Histogram& lag;
+  metrics::Counter& creates;
+  metrics::Counter& updates;
+  metrics::Counter& deletes;
+  metrics::Counter& acls;
+  metrics::Counter& drift_corrections;
+  metrics::Counter& mapping_failures;
+  metrics::Counter& refused_writes;
+  metrics::Counter& events;
+  metrics::Gauge& primary_connected;
+  metrics::Gauge& backup_connected;
+  metrics::Gauge& leader;
+  metrics::Gauge& role_active;
+  metrics::Gauge& epoch;
+  metrics::Gauge& queue_depth;
+  metrics::Gauge& watches;
+  metrics::Gauge& primary_nodes;
+  metrics::Gauge& backup_nodes;
+  metrics::Gauge& last_applied_zxid;
+  metrics::Gauge& ready;
+};
+
+}  // namespace zks::daemon
