@@ -11,3 +11,14 @@ zks_unit_test(mapping_test
     ${CMAKE_CURRENT_LIST_DIR}/mapping_random_test.cpp
   LIBS zks_mapping nlohmann_json::nlohmann_json)
 target_compile_definitions(mapping_test PRIVATE ZKS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+
+# `validate` and `map` as an operator runs them (no ZooKeeper needed: payloads
+# come from --data-file; the unreachable case uses a closed port).
+if(TARGET zkstandby)
+  zks_unit_test(mapping_cli_test
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/mapping_cli_test.cpp
+    LIBS zks_common)
+  add_dependencies(mapping_cli_test zkstandby)
+  target_compile_definitions(mapping_cli_test PRIVATE
+    ZKS_SOURCE_DIR="${PROJECT_SOURCE_DIR}" ZKSTANDBY_BIN="$<TARGET_FILE:zkstandby>")
+endif()
