@@ -7,7 +7,9 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/reconcile_common.h"
 #include "cli/state_common.h"
+#include "cli/sync_run.h"
 #include "state/failover.h"
 #include "state/identity.h"
 #include "state/status.h"
@@ -22,13 +24,21 @@ struct FailoverArgs {
   bool yes = false;
 };
 
-// ---- WIRING POINT (--final-sync) ----
-// The sync engine supplies the last reconcile here: connect to the primary
-// within its connect timeout, run one full forward reconcile into the backup
-// and return a summary of what could not be copied (or an Error when the
-// primary is unreachable, which aborts the failover with nothing changed).
-// While this returns an empty hook, --final-sync is refused up front.
-state::FinalSyncHook finalSyncHook(const config::Config& /*config*/) { return {}; }
+// --final-sync: one last forward sync from the primary, if it can be
+// reached within its connect timeout. An unreachable primary is the usual
+// case of a disaster: the failover goes on and the report says so.
+state::FinalSyncHook finalSyncHook(const config::Config& config) {
+  const std::string file = config.file.string();
+  return [file]() -> Result<std::string> {
+    auto engine = loadEngine(file, false);
+    if (!engine) return fail(ErrorCode::kInvalidArgument, "config or mapping problems (printed above)", file);
+    auto sites = reconcile::connectSites(engine->config, false);
+    if (!sites) return std::string("skipped: ") + sites.error().describe();
+    auto outcome = syncBehindFence(*engine, *sites, false, "final-sync");
+    if (outcome.exit_code == kExitFenced) return fail(ErrorCode::kFenced, outcome.summary);
+    return outcome.summary;
+  };
+}
 
 void printReport(const state::FailoverReport& r, const BackupSession& session, const FailoverArgs& args,
                  const state::LiveFigures& live_before) {

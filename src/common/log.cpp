@@ -10,6 +10,7 @@ Status setupLogging(const std::string& level, const std::string& format) {
   if (parsed == spdlog::level::off && level != "off") {
     return fail(ErrorCode::kInvalidArgument, "unknown log level '" + level + "'");
   }
+  spdlog::drop("zkstandby");  // a second call (reload, final sync) replaces the logger
   auto logger = spdlog::stderr_logger_mt("zkstandby");
   if (format == "json") {
     // The message is escaped by spdlog's %v only partially, so callers keep

@@ -1,0 +1,40 @@
+#include <gtest/gtest.h>
+
+#include "daemon/dirty_set.h"
+
+namespace zks::daemon {
+namespace {
+
+TEST(DirtySet, CoalescesEventsPerPathAndKeepsArrivalOrder) {
+  DirtySet set;
+  set.mark("/a", kDirtyData);
+  set.mark("/b", kDirtyChildren);
+  set.mark("/a", kDirtyChildren);
+  DirtyItem item;
+  ASSERT_TRUE(set.take(item));
+  EXPECT_EQ(item.path, "/a");
+  EXPECT_EQ(item.flags, kDirtyData | kDirtyChildren);
+  ASSERT_TRUE(set.take(item));
+  EXPECT_EQ(item.path, "/b");
+  EXPECT_FALSE(set.take(item));
+}
+
+TEST(DirtySet, NeverHandsOutAPathTwiceAtOnceAndRequeuesWhatArrivedMeanwhile) {
+  DirtySet set;
+  set.mark("/a", kDirtyData);
+  DirtyItem item;
+  ASSERT_TRUE(set.take(item));
+  set.mark("/a", kDirtyChildren);  // arrives while /a is being worked on
+  DirtyItem other;
+  EXPECT_FALSE(set.take(other));
+  EXPECT_EQ(set.inProgress(), 1u);
+  set.finish("/a");
+  ASSERT_TRUE(set.take(other));
+  EXPECT_EQ(other.path, "/a");
+  EXPECT_EQ(other.flags, kDirtyChildren);
+  set.finish("/a");
+  EXPECT_TRUE(set.empty());
+}
+
+}  // namespace
+}  // namespace zks::daemon
