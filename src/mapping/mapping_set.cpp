@@ -74,9 +74,10 @@ size_t depthOf(std::string_view path) {
 std::string relocate(std::string_view path, std::string_view from, std::string_view to) {
   std::string_view rest = from == "/" ? path : path.substr(from.size());
   if (rest == "/") rest = {};
-  std::string out(to == "/" ? std::string_view() : to);
+  std::string out;
+  if (to != "/") out.append(to);
   out.append(rest);
-  if (out.empty()) out = "/";
+  if (out.empty()) out.push_back('/');
   return out;
 }
 

@@ -99,6 +99,8 @@ uint32_t unitCodeUnit(std::string_view s, const Unit& u) {
 // gets each decoded byte's raw range.
 void decode(std::string_view s, size_t begin, size_t end, std::string& out,
             std::vector<std::pair<size_t, size_t>>* ranges) {
+  out.reserve(out.size() + (end - begin));
+  if (ranges) ranges->reserve(ranges->size() + (end - begin));
   Cursor cursor{s, begin};
   Unit u;
   auto emit = [&](std::string_view bytes, size_t raw_begin, size_t raw_end) {

@@ -99,7 +99,10 @@ TEST(MappingRandom, ArbitraryInputNeverCrashesOrHalfMaps) {
   MapResult result;
   for (int i = 0; i < 20000; ++i) {
     std::string path = gen.pick(prefixes);
-    if (gen.chance(50)) path += (path == "/" ? "" : "/") + gen.noise(6);
+    if (gen.chance(50)) {
+      if (path != "/") path += '/';
+      path += gen.noise(6);
+    }
     std::string data;
     int shape = static_cast<int>(gen.below(4));
     if (shape == 0) data = gen.noise(64);
@@ -142,7 +145,12 @@ std::string propertiesPayload(Gen& gen) {
         for (int k = 0; k < n; ++k) {
           std::string host = gen.pick(hosts);
           if (store_style) {
-            for (size_t at = host.find(':'); at != std::string::npos; at = host.find(':', at + 2)) host.insert(at, "\\");
+            std::string escaped;
+            for (char c : host) {
+              if (c == ':') escaped += '\\';
+              escaped += c;
+            }
+            host = escaped;
           }
           value += (k ? (gen.chance(50) ? "," : " ; ") : "") + host;
           if (k + 1 < n && gen.chance(20)) value += "\\" + nl + "   ";
@@ -166,7 +174,12 @@ std::string jsonPayload(Gen& gen) {
   out += "," + ws + "\"n\":{\"cluster\":\"" + gen.pick(clusters) + "\",\"x\":[1,2.5e3,null]}";
   out += ",\"hosts\":[";
   int n = static_cast<int>(gen.below(4));
-  for (int k = 0; k < n; ++k) out += (k ? "," : "") + std::string("\"") + gen.pick(hosts) + "\"";
+  for (int k = 0; k < n; ++k) {
+    if (k) out += ',';
+    out += '"';
+    out += gen.pick(hosts);
+    out += '"';
+  }
   out += "]" + ws + "}";
   return out;
 }
