@@ -1,0 +1,398 @@
+// zks-bench-sync: `zkstandby sync` of a ZMS-shaped tree against the raw
+// floor of ZooKeeper and the C client, measured in the same run on the same
+// servers (SPEC section 7). Prints a Markdown table on stdout; progress and
+// details go to stderr.
+//
+// Steps:
+//  1. a primary server with a generated tree of about --nodes znodes;
+//  2. the floor: a pipelined scan of the primary (getData everywhere,
+//     getChildren where numChildren > 0), then the same nodes written with
+//     byte-bounded multis to a fresh, empty server;
+//  3. for each ACL policy: a fresh backup server, `zkstandby sync` (time,
+//     peak RSS), a pipelined scan of the converged backup (the backup-read
+//     floor, and a stat snapshot), a second `zkstandby sync`, and another
+//     snapshot: every node's czxid/mzxid/pzxid/versions must be unchanged.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/bench_floor.h"
+#include "bench/bench_process.h"
+#include "bench/zms_tree.h"
+#include "support/zk_server.h"
+#include "zk/c_client.h"
+
+namespace zks::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Args {
+  size_t nodes = 100000;
+  std::string acls = "both";  // copy, open or both
+  std::string zkstandby = ZKSTANDBY_BIN;
+  std::string server_heap;     // "" = by tree size
+  bool server_c1_only = false;
+  int sync_timeout_s = 3600;
+};
+
+// Tenants keep every parent under ~20,000 children (one getChildren answer
+// must fit in 1 MiB); topics and groups share the rest evenly.
+ZmsShape shapeFor(size_t n) {
+  ZmsShape shape;
+  const size_t fixed = 4 + static_cast<size_t>(shape.kafka_clusters + shape.rocketmq_clusters) + 2;
+  shape.tenants = static_cast<int>(std::max<size_t>(1, (n + 19999) / 20000));
+  const size_t per_tenant = (n - 1 + static_cast<size_t>(shape.tenants) - 1) / static_cast<size_t>(shape.tenants);
+  const size_t rest = per_tenant > fixed ? per_tenant - fixed : 0;
+  shape.topics = static_cast<int>(rest / 2);
+  shape.groups = static_cast<int>(rest - rest / 2);
+  return shape;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string firstLineMatching(const std::string& text, const std::string& prefix) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(prefix)) return line.substr(prefix.size());
+  }
+  return "";
+}
+
+std::string machine() {
+  std::string cpu = firstLineMatching(readFile("/proc/cpuinfo"), "model name\t: ");
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  const std::string mem = firstLineMatching(readFile("/proc/meminfo"), "MemTotal:");
+  long mem_kb = std::atol(mem.c_str());
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%ld cores (%s), %.1f GiB RAM", cores, cpu.c_str(),
+                static_cast<double>(mem_kb) / (1024.0 * 1024.0));
+  return buf;
+}
+
+std::string loadAverage() {
+  std::string s = readFile("/proc/loadavg");
+  auto parts = std::istringstream(s);
+  std::string a, b, c;
+  parts >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+void note(const char* fmt, auto... args) {
+  std::fprintf(stderr, "bench: ");
+  std::fprintf(stderr, fmt, args...);
+  std::fputc('\n', stderr);
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "bench: error: %s\n", what.c_str());
+  std::exit(2);
+}
+
+template <typename T>
+T orDie(Result<T> r, const std::string& what) {
+  if (!r) die(what + ": " + r.error().describe());
+  return std::move(*r);
+}
+
+std::unique_ptr<testing::ZkServer> startServer(const Args& args, size_t nodes, const std::string& name) {
+  testing::ZkServerOptions o;
+  // About 1 KB of server heap per znode of this tree, with a floor.
+  const std::string heap = !args.server_heap.empty() ? args.server_heap : nodes > 300000 ? "3g" : "1g";
+  o.extra_jvm_flags = {"-Xmx" + heap, "-Xms" + heap,
+                       // No snapshot during the run: with the default snapCount
+                       // (100,000) a 1M-node load would snapshot the whole tree
+                       // about ten times, and the measurement would be of that.
+                       "-Dzookeeper.snapCount=100000000"};
+  // ZkServer starts the JVM with C1 only (quick start for tests); a benchmark
+  // wants the server at full speed.
+  if (!args.server_c1_only) o.extra_jvm_flags.push_back("-XX:TieredStopAtLevel=4");
+  o.extra_config = {"preAllocSize=65536"};
+  o.start_timeout = std::chrono::seconds(60);
+  auto server = std::make_unique<testing::ZkServer>(o);
+  if (auto s = server->start(); !s) die(name + " server: " + s.error().describe());
+  note("%s ZooKeeper on %s (heap %s)", name.c_str(), server->connectString().c_str(), heap.c_str());
+  return server;
+}
+
+std::unique_ptr<zk::Client> connect(const testing::ZkServer& server, const std::string& name) {
+  auto client = zk::makeCClient({.connect = server.connectString(), .name = name});
+  if (auto s = client->reopen(std::chrono::seconds(15)); !s) die(name + ": " + s.error().describe());
+  return client;
+}
+
+// What must not move on a backup node during a sync that writes nothing.
+struct Fingerprint {
+  std::string path;
+  zk::Stat stat;
+};
+
+std::vector<Fingerprint> fingerprints(std::vector<ScannedNode> nodes) {
+  std::vector<Fingerprint> out;
+  out.reserve(nodes.size());
+  for (auto& n : nodes) out.push_back({std::move(n.path), n.stat});
+  std::sort(out.begin(), out.end(), [](const Fingerprint& a, const Fingerprint& b) { return a.path < b.path; });
+  return out;
+}
+
+// Nodes created, removed, or with any of czxid, mzxid, pzxid, version,
+// cversion, aversion changed between two snapshots.
+size_t changedNodes(const std::vector<Fingerprint>& before, const std::vector<Fingerprint>& after) {
+  size_t changed = 0, i = 0, j = 0;
+  while (i < before.size() || j < after.size()) {
+    if (j == after.size() || (i < before.size() && before[i].path < after[j].path)) {
+      ++changed, ++i;
+    } else if (i == before.size() || after[j].path < before[i].path) {
+      ++changed, ++j;
+    } else {
+      const auto& a = before[i].stat;
+      const auto& b = after[j].stat;
+      if (a.czxid != b.czxid || a.mzxid != b.mzxid || a.pzxid != b.pzxid || a.version != b.version ||
+          a.cversion != b.cversion || a.aversion != b.aversion) {
+        ++changed;
+      }
+      ++i, ++j;
+    }
+  }
+  return changed;
+}
+
+int64_t serverZxid(const testing::ZkServer& server) {
+  auto srvr = server.fourLetterWord("srvr");
+  if (!srvr) return -1;
+  const std::string z = firstLineMatching(*srvr, "Zxid: ");
+  return z.empty() ? -1 : std::stoll(z, nullptr, 16);
+}
+
+// "sync: converged: 0 created, 0 updated, 0 ACLs set, 0 deleted; ..."
+struct SyncSummary {
+  std::string line;
+  long created = -1, updated = -1, acls_set = -1, deleted = -1;
+  long writes() const { return created + updated + acls_set + deleted; }
+};
+
+SyncSummary parseSummary(const std::string& out) {
+  SyncSummary s;
+  s.line = firstLineMatching(out, "sync: ");
+  static const std::regex re(R"((\d+) created, (\d+) updated, (\d+) ACLs set, (\d+) deleted)");
+  std::smatch m;
+  if (std::regex_search(s.line, m, re)) {
+    s.created = std::stol(m[1]);
+    s.updated = std::stol(m[2]);
+    s.acls_set = std::stol(m[3]);
+    s.deleted = std::stol(m[4]);
+  }
+  return s;
+}
+
+struct Row {
+  std::string acls;
+  size_t nodes = 0;
+  double floor_read_primary = 0, floor_read_backup = 0, floor_write = 0;
+  double first_sync = 0;
+  long first_rss_kb = 0;
+  SyncSummary first_summary;
+  double second_sync = 0;
+  long second_rss_kb = 0;
+  SyncSummary second_summary;
+  size_t second_changed_nodes = 0;
+  int64_t second_zxid_delta = 0;
+  double floorTotal() const { return floor_read_primary + floor_write; }
+};
+
+std::string writeConfig(const fs::path& dir, const testing::ZkServer& primary, const testing::ZkServer& backup,
+                        const std::string& acls) {
+  const std::string y = "primary:\n  connect: \"" + primary.connectString() + "\"\n" +
+                        "backup:\n  connect: \"" + backup.connectString() + "\"\n" +
+                        "sync:\n  roots:\n    - source: /zms\n  acls: " + acls + "\n" +
+                        "mapping:\n  files: [ mapping.yaml ]\nhttp:\n  listen: \"\"\n";
+  const fs::path file = dir / ("zkstandby-" + acls + ".yaml");
+  std::ofstream(file) << y;
+  return file.string();
+}
+
+MeasuredRun runSync(const Args& args, const std::string& config, const std::string& scratch, const char* what) {
+  note("%s: %s sync -c %s", what, args.zkstandby.c_str(), config.c_str());
+  auto run = orDie(runMeasured({args.zkstandby, "sync", "-c", config}, scratch, std::chrono::seconds(args.sync_timeout_s)),
+                   what);
+  if (run.exit_code != 0) {
+    die(std::string(what) + " exited " + std::to_string(run.exit_code) + "\nstdout:\n" + run.out + "\nstderr (tail):\n" +
+        run.err.substr(run.err.size() > 4000 ? run.err.size() - 4000 : 0));
+  }
+  note("%s: %.2f s, peak RSS %.1f MB: %s", what, run.seconds, static_cast<double>(run.max_rss_kb) / 1024.0,
+       firstLineMatching(run.out, "sync: ").c_str());
+  return run;
+}
+
+Row measureSync(const Args& args, const testing::ZkServer& primary, const fs::path& dir, const std::string& acls,
+                size_t nodes) {
+  Row row;
+  row.acls = acls;
+  row.nodes = nodes;
+  auto backup = startServer(args, nodes, "backup (" + acls + ")");
+  const std::string config = writeConfig(dir, primary, *backup, acls);
+
+  auto first = runSync(args, config, dir.string(), "first sync");
+  row.first_sync = first.seconds;
+  row.first_rss_kb = first.max_rss_kb;
+  row.first_summary = parseSummary(first.out);
+
+  auto client = connect(*backup, "bench-backup");
+  auto scan = orDie(scanTree(*client, "/zms", {}), "scan of the backup");
+  row.floor_read_backup = scan.seconds;
+  note("floor: read of the converged backup: %zu nodes, %zu requests in %.2f s", scan.nodes.size(), scan.requests,
+       scan.seconds);
+  if (scan.nodes.size() != nodes) {
+    die("the backup holds " + std::to_string(scan.nodes.size()) + " nodes under /zms after the first sync, the primary " +
+        std::to_string(nodes));
+  }
+  const auto before = fingerprints(std::move(scan.nodes));
+  const int64_t zxid_before = serverZxid(*backup);
+
+  auto second = runSync(args, config, dir.string(), "second sync");
+  row.second_sync = second.seconds;
+  row.second_rss_kb = second.max_rss_kb;
+  row.second_summary = parseSummary(second.out);
+  row.second_zxid_delta = serverZxid(*backup) - zxid_before;
+  const auto after = fingerprints(orDie(scanTree(*client, "/zms", {}), "scan of the backup").nodes);
+  row.second_changed_nodes = changedNodes(before, after);
+  note("second sync: %zu backup nodes under /zms changed; the backup's zxid moved by %lld (the sync's own state "
+       "under /zkstandby)",
+       row.second_changed_nodes, static_cast<long long>(row.second_zxid_delta));
+  return row;
+}
+
+std::string fmt(const char* f, auto... v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v...);
+  return buf;
+}
+
+// The sync's own count, checked against the backup's stats: "0" when both
+// agree there was nothing written.
+std::string secondWrites(const Row& r) {
+  if (r.second_summary.writes() == 0 && r.second_changed_nodes == 0) return "0";
+  return std::to_string(r.second_summary.writes()) + " (" + std::to_string(r.second_changed_nodes) + " nodes changed)";
+}
+
+void printTable(const std::vector<Row>& rows) {
+  std::printf(
+      "| nodes | acls | floor read primary s | floor read backup s | floor write s | floor total s | zkstandby first "
+      "sync s | ratio to floor | peak RSS MB | bytes/znode | second sync s | second sync writes |\n");
+  std::printf("|---:|:--|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : rows) {
+    const double rss_mb = static_cast<double>(r.first_rss_kb) / 1024.0;
+    const double per_node = static_cast<double>(r.first_rss_kb) * 1024.0 / static_cast<double>(r.nodes);
+    std::printf("| %zu | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.nodes, r.acls.c_str(),
+                fmt("%.2f", r.floor_read_primary).c_str(), fmt("%.2f", r.floor_read_backup).c_str(),
+                fmt("%.2f", r.floor_write).c_str(), fmt("%.2f", r.floorTotal()).c_str(), fmt("%.2f", r.first_sync).c_str(),
+                fmt("%.2f", r.first_sync / r.floorTotal()).c_str(), fmt("%.1f", rss_mb).c_str(),
+                fmt("%.0f", per_node).c_str(), fmt("%.2f", r.second_sync).c_str(), secondWrites(r).c_str());
+  }
+}
+
+int run(const Args& args) {
+  const std::string load_before = loadAverage();
+  const ZmsShape shape = shapeFor(args.nodes);
+  const size_t nodes = zmsNodeCount(shape);
+  note("machine: %s; load average %s", machine().c_str(), load_before.c_str());
+  note("tree: %zu znodes (%d tenants x (%d topics + %d groups + clusters))", nodes, shape.tenants, shape.topics,
+       shape.groups);
+
+  auto scratch = fs::temp_directory_path() / ("zks-bench-sync-" + std::to_string(::getpid()));
+  fs::create_directories(scratch);
+  std::ofstream(scratch / "mapping.yaml") << zmsMappingYaml(shape);
+
+  auto primary = startServer(args, nodes, "primary");
+  auto primary_client = connect(*primary, "bench-primary");
+  const auto gen_start = std::chrono::steady_clock::now();
+  const size_t written = orDie(writeZmsTree(*primary_client, shape), "generating the tree");
+  note("generated %zu znodes on the primary in %.1f s", written,
+       std::chrono::duration<double>(std::chrono::steady_clock::now() - gen_start).count());
+  const std::string zk_version = firstLineMatching(primary->fourLetterWord("srvr").value_or(""), "Zookeeper version: ");
+
+  // The ACL scan first: it warms the server's read path for the scan that counts.
+  auto acl_scan = orDie(scanTree(*primary_client, "/zms", {.read_acl = true}), "scan of the primary with ACLs");
+  note("floor: read of the primary with getAcl too: %zu requests in %.2f s (informational)", acl_scan.requests,
+       acl_scan.seconds);
+  auto primary_scan = orDie(scanTree(*primary_client, "/zms", {.keep_data = true}), "scan of the primary");
+  note("floor: read of the primary: %zu nodes, %zu requests, %.1f MB of payload in %.2f s", primary_scan.nodes.size(),
+       primary_scan.requests, static_cast<double>(primary_scan.payload_bytes) / 1e6, primary_scan.seconds);
+  if (primary_scan.nodes.size() != nodes) die("the primary scan found " + std::to_string(primary_scan.nodes.size()) + " nodes");
+
+  double floor_write = 0;
+  {
+    auto target = startServer(args, nodes, "floor target");
+    auto target_client = connect(*target, "bench-floor");
+    sortByPath(primary_scan.nodes);
+    floor_write = orDie(writeNodes(*target_client, primary_scan.nodes, {}), "floor write");
+    note("floor: multi creates of the same %zu nodes on an empty server: %.2f s", primary_scan.nodes.size(), floor_write);
+  }
+  primary_scan.nodes = {};
+  primary_scan.nodes.shrink_to_fit();
+
+  std::vector<Row> rows;
+  std::vector<std::string> policies = args.acls == "both" ? std::vector<std::string>{"copy", "open"}
+                                                          : std::vector<std::string>{args.acls};
+  for (const auto& acls : policies) {
+    Row row = measureSync(args, *primary, scratch, acls, nodes);
+    row.floor_read_primary = primary_scan.seconds;
+    row.floor_write = floor_write;
+    rows.push_back(std::move(row));
+  }
+
+  printTable(rows);
+  std::printf("\n");
+  std::printf("- machine: %s; ZooKeeper %s; load average %s before, %s after\n", machine().c_str(),
+              zk_version.c_str(), load_before.c_str(), loadAverage().c_str());
+  std::printf("- floor read of the primary with getAcl on every node as well (what `acls: copy` reads): %.2f s; "
+              "floor total with it: %.2f s\n",
+              acl_scan.seconds, acl_scan.seconds + floor_write);
+  for (const auto& r : rows) {
+    std::printf("- acls %s: first sync `%s` (%.1f MB peak RSS); second sync `%s` (%.1f MB peak RSS, %zu backup nodes "
+                "changed; backup zxid +%lld for the sync's own state under /zkstandby)\n",
+                r.acls.c_str(), r.first_summary.line.c_str(), static_cast<double>(r.first_rss_kb) / 1024.0,
+                r.second_summary.line.c_str(), static_cast<double>(r.second_rss_kb) / 1024.0, r.second_changed_nodes,
+                static_cast<long long>(r.second_zxid_delta));
+  }
+  std::error_code ignored;
+  fs::remove_all(scratch, ignored);
+
+  bool ok = true;
+  for (const auto& r : rows) ok = ok && r.second_changed_nodes == 0 && r.second_summary.writes() == 0;
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace zks::bench
+
+int main(int argc, char** argv) {
+  zks::bench::Args args;
+  CLI::App app{"zks-bench-sync: zkstandby sync against the raw ZooKeeper floor"};
+  app.add_option("--nodes", args.nodes, "znodes in the generated ZMS tree")->capture_default_str();
+  app.add_option("--acls", args.acls, "ACL policy to measure: copy, open or both")
+      ->check(CLI::IsMember({"copy", "open", "both"}))
+      ->capture_default_str();
+  app.add_option("--zkstandby", args.zkstandby, "the zkstandby binary")->capture_default_str();
+  app.add_option("--server-heap", args.server_heap, "JVM heap of each ZooKeeper server (default: by tree size)");
+  app.add_flag("--server-c1-only", args.server_c1_only, "run the servers with the C1 JIT only, as the tests do");
+  app.add_option("--sync-timeout", args.sync_timeout_s, "seconds before a zkstandby run is killed")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  return zks::bench::run(args);
+}
