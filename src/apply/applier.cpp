@@ -99,8 +99,33 @@ void Applier::flush() {
   sendReady();
 }
 
+// Token bucket holding at most one second of ops; a batch goes when the
+// bucket is positive and may take it below zero, which later batches wait out.
+bool Applier::rateAllows(size_t ops) {
+  if (options_.max_ops_per_s <= 0) return true;
+  const auto now = std::chrono::steady_clock::now();
+  const double rate = options_.max_ops_per_s;
+  budget_ = std::min(rate, budget_ + rate * std::chrono::duration<double>(now - refilled_).count());
+  refilled_ = now;
+  if (budget_ > 0) {
+    budget_ -= static_cast<double>(ops);
+    return true;
+  }
+  if (!wakeup_pending_) {
+    wakeup_pending_ = true;
+    const auto wait = std::chrono::milliseconds(static_cast<int64_t>(1000.0 * (-budget_ + 1) / rate) + 1);
+    loop_.postAfter(wait, [this, alive = alive_] {
+      if (!*alive) return;
+      wakeup_pending_ = false;
+      sendReady();
+    });
+  }
+  return false;
+}
+
 void Applier::sendReady() {
-  while (!fenced_ && in_flight_ < options_.max_batches_in_flight && !queue_.empty()) {
+  while (!fenced_ && in_flight_ < options_.max_batches_in_flight && !queue_.empty() &&
+         rateAllows(queue_.front()->changes.size())) {
     auto batch = std::move(queue_.front());
     queue_.pop_front();
     send(std::move(batch));

@@ -17,6 +17,7 @@
 //    expired): every change is reported kUnknown; the caller re-reads those
 //    paths and plans again.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -48,6 +49,9 @@ struct ApplierOptions {
   size_t max_request_bytes = 1024 * 1024 - 4096;
   size_t max_ops_per_batch = 1000;
   size_t max_batches_in_flight = 8;
+  // Write ops per second toward the backup (sync.max_write_ops_per_s), to
+  // protect it during a full resync; 0: unlimited.
+  int max_ops_per_s = 0;
 };
 
 struct ApplierStats {
@@ -104,6 +108,11 @@ class Applier {
   size_t in_flight_ = 0;
   bool fenced_ = false;
   ApplierStats stats_;
+  // Rate limit: ops may be sent while budget_ > 0; it refills with time.
+  double budget_ = 0;
+  std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();
+  bool wakeup_pending_ = false;
+  bool rateAllows(size_t ops);
   // Completions arriving after destruction must not touch this object.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

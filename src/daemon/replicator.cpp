@@ -39,7 +39,8 @@ Replicator::Replicator(EventLoop& loop, zk::Client& primary, zk::Client& backup,
       hooks_(std::move(hooks)),
       applier_(backup, loop,
                apply::ApplierOptions{.prefix = std::move(fence_prefix),
-                                     .max_request_bytes = engine.config.sync.max_request_bytes},
+                                     .max_request_bytes = engine.config.sync.max_request_bytes,
+                                     .max_ops_per_s = engine.config.sync.max_write_ops_per_s},
                nullptr) {}
 
 Replicator::~Replicator() {

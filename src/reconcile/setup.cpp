@@ -56,6 +56,7 @@ std::expected<Engine, std::vector<std::string>> buildEngine(config::Config confi
   o.policies = policiesOf(config.sync);
   o.max_delete_fraction = config.sync.max_delete_fraction;
   o.applier.max_request_bytes = config.sync.max_request_bytes;
+  o.applier.max_ops_per_s = config.sync.max_write_ops_per_s;
 
   // Excludes are written on primary paths. A path of the backup side is
   // judged by its place under the primary root it came from.

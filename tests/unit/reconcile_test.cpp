@@ -226,3 +226,24 @@ TEST_F(ReconcileTest, AChangedPrimaryNodeOverwritesBackupDriftInATrustedPass) {
 
 }  // namespace
 }  // namespace zks::reconcile
+
+namespace zks::reconcile {
+namespace {
+
+TEST_F(ReconcileTest, AWriteRateLimitSpreadsTheWritesOverTime) {
+  primary_server->createRecursiveDirect("/zms/many", "");
+  for (int i = 0; i < 60; ++i) primary_server->createRecursiveDirect("/zms/many/n" + std::to_string(i), "x");
+  auto o = options();
+  o.applier.max_ops_per_s = 100;
+  o.applier.max_ops_per_batch = 10;
+  const auto start = std::chrono::steady_clock::now();
+  auto report = pass(o);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(report.converged());
+  EXPECT_EQ(tree(*backup_server, "/zms"), tree(*primary_server, "/zms"));
+  // 62 creates at 100/s with a one-second burst allowance: the rest waits.
+  EXPECT_GE(took, std::chrono::milliseconds(100));
+}
+
+}  // namespace
+}  // namespace zks::reconcile
