@@ -223,7 +223,9 @@ void Reconciler::readPrimaryChild(std::shared_ptr<Dir> dir, std::string name) {
     childDone(dir);
     return;
   }
-  if (options_.index && options_.trust_index && !options_.dry_run) {
+  // A data event names a node that moved: read it at once, no stat first.
+  const bool known_changed = options_.event_pass && options_.root_only && dir->root;
+  if (options_.index && options_.trust_index && !options_.dry_run && !known_changed) {
     if (auto entry = options_.index->find(source_path)) {
       exists(primary_, source_path, options_.watch_primary, [this, dir, source_path, entry](zk::StatResult r) {
         if (r.code == zk::Code::kOk && entry->sameContent(r.stat)) {
