@@ -19,7 +19,7 @@ struct MeasuredRun {
   std::string err;        // its stderr
 };
 
-// args[0] is the program's path. stdin is /dev/null; stdout and stderr go to
+// args[0] is the program (searched in PATH when it has no slash). stdin is /dev/null; stdout and stderr go to
 // files in `scratch_dir` and are read back. The child dies with the caller
 // (PR_SET_PDEATHSIG) and is killed at `timeout`.
 Result<MeasuredRun> runMeasured(const std::vector<std::string>& args, const std::string& scratch_dir,

@@ -45,6 +45,8 @@ struct Args {
   std::string server_heap;     // "" = by tree size
   bool server_c1_only = false;
   int sync_timeout_s = 3600;
+  std::vector<std::string> wrap;  // a profiler to run zkstandby under (heaptrack, valgrind ...)
+  bool skip_floor = false;
 };
 
 // Tenants keep every parent under ~20,000 children (one getChildren answer
@@ -229,7 +231,9 @@ std::string writeConfig(const fs::path& dir, const testing::ZkServer& primary, c
 
 MeasuredRun runSync(const Args& args, const std::string& config, const std::string& scratch, const char* what) {
   note("%s: %s sync -c %s", what, args.zkstandby.c_str(), config.c_str());
-  auto run = orDie(runMeasured({args.zkstandby, "sync", "-c", config}, scratch, std::chrono::seconds(args.sync_timeout_s)),
+  std::vector<std::string> command = args.wrap;
+  for (const auto& a : {args.zkstandby, std::string("sync"), std::string("-c"), config}) command.push_back(a);
+  auto run = orDie(runMeasured(command, scratch, std::chrono::seconds(args.sync_timeout_s)),
                    what);
   if (run.exit_code != 0) {
     die(std::string(what) + " exited " + std::to_string(run.exit_code) + "\nstdout:\n" + run.out + "\nstderr (tail):\n" +
@@ -307,6 +311,35 @@ void printTable(const std::vector<Row>& rows) {
   }
 }
 
+struct Floor {
+  double read_primary = 0;
+  double read_primary_with_acl = 0;
+  double write = 0;
+};
+
+// The primary's scans, then the same nodes written to a fresh server that is
+// gone again when this returns.
+Floor measureFloor(const Args& args, zk::Client& primary, size_t nodes) {
+  Floor floor;
+  // The ACL scan first: it warms the server's read path for the scan that counts.
+  auto acl_scan = orDie(scanTree(primary, "/zms", {.read_acl = true}), "scan of the primary with ACLs");
+  floor.read_primary_with_acl = acl_scan.seconds;
+  note("floor: read of the primary with getAcl too: %zu requests in %.2f s (informational)", acl_scan.requests,
+       acl_scan.seconds);
+  auto scan = orDie(scanTree(primary, "/zms", {.keep_data = true}), "scan of the primary");
+  floor.read_primary = scan.seconds;
+  note("floor: read of the primary: %zu nodes, %zu requests, %.1f MB of payload in %.2f s", scan.nodes.size(),
+       scan.requests, static_cast<double>(scan.payload_bytes) / 1e6, scan.seconds);
+  if (scan.nodes.size() != nodes) die("the primary scan found " + std::to_string(scan.nodes.size()) + " nodes");
+
+  auto target = startServer(args, nodes, "floor target");
+  auto target_client = connect(*target, "bench-floor");
+  sortByPath(scan.nodes);
+  floor.write = orDie(writeNodes(*target_client, scan.nodes, {}), "floor write");
+  note("floor: multi creates of the same %zu nodes on an empty server: %.2f s", scan.nodes.size(), floor.write);
+  return floor;
+}
+
 int run(const Args& args) {
   const std::string load_before = loadAverage();
   const ZmsShape shape = shapeFor(args.nodes);
@@ -327,33 +360,14 @@ int run(const Args& args) {
        std::chrono::duration<double>(std::chrono::steady_clock::now() - gen_start).count());
   const std::string zk_version = firstLineMatching(primary->fourLetterWord("srvr").value_or(""), "Zookeeper version: ");
 
-  // The ACL scan first: it warms the server's read path for the scan that counts.
-  auto acl_scan = orDie(scanTree(*primary_client, "/zms", {.read_acl = true}), "scan of the primary with ACLs");
-  note("floor: read of the primary with getAcl too: %zu requests in %.2f s (informational)", acl_scan.requests,
-       acl_scan.seconds);
-  auto primary_scan = orDie(scanTree(*primary_client, "/zms", {.keep_data = true}), "scan of the primary");
-  note("floor: read of the primary: %zu nodes, %zu requests, %.1f MB of payload in %.2f s", primary_scan.nodes.size(),
-       primary_scan.requests, static_cast<double>(primary_scan.payload_bytes) / 1e6, primary_scan.seconds);
-  if (primary_scan.nodes.size() != nodes) die("the primary scan found " + std::to_string(primary_scan.nodes.size()) + " nodes");
-
-  double floor_write = 0;
-  {
-    auto target = startServer(args, nodes, "floor target");
-    auto target_client = connect(*target, "bench-floor");
-    sortByPath(primary_scan.nodes);
-    floor_write = orDie(writeNodes(*target_client, primary_scan.nodes, {}), "floor write");
-    note("floor: multi creates of the same %zu nodes on an empty server: %.2f s", primary_scan.nodes.size(), floor_write);
-  }
-  primary_scan.nodes = {};
-  primary_scan.nodes.shrink_to_fit();
-
+  const Floor floor = args.skip_floor ? Floor{} : measureFloor(args, *primary_client, nodes);
   std::vector<Row> rows;
   std::vector<std::string> policies = args.acls == "both" ? std::vector<std::string>{"copy", "open"}
                                                           : std::vector<std::string>{args.acls};
   for (const auto& acls : policies) {
     Row row = measureSync(args, *primary, scratch, acls, nodes);
-    row.floor_read_primary = primary_scan.seconds;
-    row.floor_write = floor_write;
+    row.floor_read_primary = floor.read_primary;
+    row.floor_write = floor.write;
     rows.push_back(std::move(row));
   }
 
@@ -363,7 +377,7 @@ int run(const Args& args) {
               zk_version.c_str(), load_before.c_str(), loadAverage().c_str());
   std::printf("- floor read of the primary with getAcl on every node as well (what `acls: copy` reads): %.2f s; "
               "floor total with it: %.2f s\n",
-              acl_scan.seconds, acl_scan.seconds + floor_write);
+              floor.read_primary_with_acl, floor.read_primary_with_acl + floor.write);
   for (const auto& r : rows) {
     std::printf("- acls %s: first sync `%s` (%.1f MB peak RSS); second sync `%s` (%.1f MB peak RSS, %zu backup nodes "
                 "changed; backup zxid +%lld for the sync's own state under /zkstandby)\n",
@@ -392,6 +406,8 @@ int main(int argc, char** argv) {
   app.add_option("--zkstandby", args.zkstandby, "the zkstandby binary")->capture_default_str();
   app.add_option("--server-heap", args.server_heap, "JVM heap of each ZooKeeper server (default: by tree size)");
   app.add_flag("--server-c1-only", args.server_c1_only, "run the servers with the C1 JIT only, as the tests do");
+  app.add_option("--wrap", args.wrap, "run zkstandby under this command, e.g. --wrap heaptrack")->delimiter(' ');
+  app.add_flag("--skip-floor", args.skip_floor, "measure zkstandby only (no floor; for profiling)");
   app.add_option("--sync-timeout", args.sync_timeout_s, "seconds before a zkstandby run is killed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   return zks::bench::run(args);

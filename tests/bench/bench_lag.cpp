@@ -1,0 +1,634 @@
+// zks-bench-lag: replication lag and backlog of `zkstandby run` under a
+// sustained primary write rate, its idle cost with every node watched, and
+// the cost of a primary reconnect (SPEC section 7). Prints Markdown tables
+// on stdout; progress goes to stderr.
+//
+// One run, on one machine: both ZooKeeper servers, the daemon, and this
+// load generator share its cores, so every figure includes that contention.
+//
+//  1. primary and backup servers; a ZMS-shaped tree of --nodes znodes on the
+//     primary; `zkstandby run` (direct connections), wait for /readyz;
+//  2. idle: the daemon's CPU over --idle-s seconds, and its RSS;
+//  3. for each --rates: --phase-s seconds of paced writes (writer), lag of
+//     every --sample-every-th set seen through a backup watch (probe), the
+//     daemon's lag histogram before/after, queue depth every 200 ms;
+//  4. the daemon restarted with its primary connection through a TcpProxy;
+//     the proxy resets it, and a new primary write is timed until it shows
+//     on the backup (the daemon's fresh session + trusted re-read).
+//  5. --big: steps 1, 2 and 4 again on a 1,000,000-node tree (no load).
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/bench_lag_daemon.h"
+#include "bench/bench_lag_load.h"
+#include "bench/zms_tree.h"
+#include "support/tcp_proxy.h"
+#include "support/zk_server.h"
+#include "zk/c_client.h"
+
+namespace zks::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Args {
+  size_t nodes = 100000;
+  std::vector<double> rates = {1000, 5000};
+  int phase_s = 20;
+  int idle_s = 10;
+  size_t sample_every = 50;
+  size_t window = 512;
+  double churn = 0.05;
+  bool big = false;
+  size_t big_nodes = 1000000;
+  std::string zkstandby = ZKSTANDBY_BIN;
+  bool keep = false;
+};
+
+void note(const char* fmt, auto... args) {
+  std::fprintf(stderr, "bench-lag: ");
+  std::fprintf(stderr, fmt, args...);
+  std::fputc('\n', stderr);
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "bench-lag: error: %s\n", what.c_str());
+  std::exit(2);
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string firstLineAfter(const std::string& text, const std::string& prefix) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(prefix)) return line.substr(prefix.size());
+  }
+  return "";
+}
+
+std::string machine() {
+  const std::string cpu = firstLineAfter(readFile("/proc/cpuinfo"), "model name\t: ");
+  const long mem_kb = std::atol(firstLineAfter(readFile("/proc/meminfo"), "MemTotal:").c_str());
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%ld cores (%s), %.1f GiB RAM", sysconf(_SC_NPROCESSORS_ONLN), cpu.c_str(),
+                static_cast<double>(mem_kb) / (1024.0 * 1024.0));
+  return buf;
+}
+
+// Tenants keep every parent under ~20,000 children (one getChildren answer
+// must fit in 1 MiB); topics and groups share the rest evenly.
+ZmsShape shapeFor(size_t n) {
+  ZmsShape shape;
+  const size_t fixed = 4 + static_cast<size_t>(shape.kafka_clusters + shape.rocketmq_clusters) + 2;
+  shape.tenants = static_cast<int>(std::max<size_t>(1, (n + 19999) / 20000));
+  const size_t per_tenant = (n - 1 + static_cast<size_t>(shape.tenants) - 1) / static_cast<size_t>(shape.tenants);
+  const size_t rest = per_tenant > fixed ? per_tenant - fixed : 0;
+  shape.topics = static_cast<int>(rest / 2);
+  shape.groups = static_cast<int>(rest - rest / 2);
+  return shape;
+}
+
+WriterTargets targetsFor(const ZmsShape& shape) {
+  WriterTargets t;
+  forEachZmsNode(shape, [&](ZmsNode n) {
+    if (n.path.find("/topic/topic_") != std::string::npos || n.path.find("/consumergroup/group_") != std::string::npos) {
+      t.nodes.push_back(std::move(n.path));
+    } else if (n.path.ends_with("/topic")) {
+      t.topic_dirs.push_back(std::move(n.path));
+    }
+  });
+  t.clusters = zmsClusterNames(shape);
+  return t;
+}
+
+std::unique_ptr<testing::ZkServer> startServer(size_t nodes, const std::string& name) {
+  testing::ZkServerOptions o;
+  const std::string heap = nodes > 300000 ? "4g" : "1g";
+  o.extra_jvm_flags = {"-Xmx" + heap, "-Xms" + heap,
+                       // No snapshot during the run: the measurement is of the
+                       // daemon, not of the server writing its whole tree out.
+                       "-Dzookeeper.snapCount=100000000",
+                       // ZkServer starts the JVM with C1 only (quick start for
+                       // tests); a benchmark wants the server at full speed.
+                       "-XX:TieredStopAtLevel=4"};
+  o.extra_config = {"preAllocSize=65536"};
+  o.start_timeout = 60s;
+  auto server = std::make_unique<testing::ZkServer>(o);
+  if (auto s = server->start(); !s) die(name + " server: " + s.error().describe());
+  note("%s ZooKeeper on %s (heap %s)", name.c_str(), server->connectString().c_str(), heap.c_str());
+  return server;
+}
+
+std::unique_ptr<zk::Client> connect(const std::string& where, const std::string& name, size_t window = 2048) {
+  auto client = zk::makeCClient({.connect = where, .max_in_flight = window, .name = name});
+  if (auto s = client->reopen(15s); !s) die(name + ": " + s.error().describe());
+  return client;
+}
+
+std::string daemonConfig(const fs::path& dir, const std::string& name, const std::string& primary,
+                         const std::string& backup, int http_port) {
+  std::ostringstream y;
+  y << "primary:\n  connect: \"" << primary << "\"\n"
+    << "backup:\n  connect: \"" << backup << "\"\n"
+    << "sync:\n  roots:\n    - source: /zms\n"
+    // No audit inside the measurement: it would be a full re-read.
+    << "  audit_interval_s: 0\n"
+    << "mapping:\n  files: [ mapping.yaml ]\n"
+    << "http:\n  listen: \"127.0.0.1:" << http_port << "\"\n"
+    << "log:\n  level: warn\n";
+  const fs::path file = dir / (name + ".yaml");
+  std::ofstream(file) << y.str();
+  return file.string();
+}
+
+double mb(long kb) { return static_cast<double>(kb) / 1024.0; }
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// ---- sampling during a phase ----
+
+struct Tick {
+  double t = 0;  // seconds since the sampler started
+  double queue_depth = -1;
+  long rss_kb = 0;
+};
+
+// Every 200 ms: the daemon's queue depth (from /metrics) and RSS.
+class Sampler {
+ public:
+  Sampler(DaemonChild& daemon, std::chrono::milliseconds every = 200ms) : daemon_(daemon) {
+    thread_ = std::thread([this, every] {
+      const auto start = Clock::now();
+      while (!stop_) {
+        Tick tick;
+        tick.t = secondsSince(start);
+        if (auto m = daemon_.metrics()) tick.queue_depth = m->value("zkstandby_queue_depth").value_or(-1);
+        tick.rss_kb = procSample(daemon_.pid()).rss_kb;
+        {
+          std::lock_guard lock(mu_);
+          ticks_.push_back(tick);
+        }
+        std::this_thread::sleep_until(start + every * ticks_.size());
+      }
+    });
+  }
+  ~Sampler() { stop(); }
+  std::vector<Tick> stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mu_);
+    return ticks_;
+  }
+
+ private:
+  DaemonChild& daemon_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<Tick> ticks_;
+  std::thread thread_;
+};
+
+// CPU of every process that matters, between two points in time.
+struct CpuMark {
+  Clock::time_point at = Clock::now();
+  ProcSample daemon, primary, backup, self;
+  MachineCpu machine;
+};
+
+struct Pids {
+  pid_t daemon = -1, primary = -1, backup = -1;
+};
+
+CpuMark cpuMark(const Pids& pids) {
+  CpuMark m;
+  m.daemon = procSample(pids.daemon);
+  m.primary = procSample(pids.primary);
+  m.backup = procSample(pids.backup);
+  m.self = procSample(getpid());
+  m.machine = machineCpu();
+  return m;
+}
+
+// Percent of one core.
+double cpuPercent(const ProcSample& a, const ProcSample& b, double seconds) {
+  return seconds > 0 ? 100.0 * (b.cpu_seconds - a.cpu_seconds) / seconds : 0;
+}
+
+struct PhaseRow {
+  std::string scenario;
+  double target = 0;
+  WriteStats writes;
+  std::vector<double> lag_ms, mtime_lag_ms;
+  size_t value_bad = 0, abandoned = 0;
+  std::optional<double> hist_p50, hist_p99;
+  double hist_count = 0;
+  double max_queue = 0, first_third = 0, last_third = 0;
+  bool growing = false;
+  double daemon_cpu = 0, primary_cpu = 0, backup_cpu = 0, self_cpu = 0, machine_busy = 0;
+  long rss_kb = 0;
+  double drain_s = 0;  // from the end of the writes until the queue was empty and every sample seen
+  bool drained = false;
+};
+
+PhaseRow runPhase(const Args& args, double rate, DaemonChild& daemon, const Pids& pids, Writer& writer,
+                  LagProbe& probe, int phase) {
+  PhaseRow row;
+  row.scenario = "sustained " + std::to_string(static_cast<int>(rate)) + "/s";
+  row.target = rate;
+  auto before = daemon.metrics();
+  if (!before) die("no /metrics before the phase");
+  const auto hist_before = before->buckets("zkstandby_replication_lag_seconds");
+  const CpuMark c0 = cpuMark(pids);
+  Sampler sampler(daemon);
+  PhaseLoad load;
+  load.rate = rate;
+  load.duration = std::chrono::seconds(args.phase_s);
+  load.window = args.window;
+  load.create_delete_share = args.churn;
+  load.sample_every = args.sample_every;
+  load.phase = phase;
+  note("phase %d: %.0f writes/s for %d s", phase, rate, args.phase_s);
+  row.writes = writer.run(load);
+  const CpuMark c1 = cpuMark(pids);
+  const auto writes_end = Clock::now();
+  // Drain: every sample seen and the daemon's queue empty (bounded).
+  const auto deadline = writes_end + 60s;
+  bool probe_done = probe.waitAllResolved(deadline);
+  bool queue_empty = false;
+  while (Clock::now() < deadline) {
+    auto m = daemon.metrics();
+    if (m && m->value("zkstandby_queue_depth").value_or(1) == 0) {
+      queue_empty = true;
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  row.drain_s = secondsSince(writes_end);
+  row.drained = probe_done && queue_empty;
+  row.abandoned = probe.abandon();
+  const auto ticks = sampler.stop();
+  auto after = daemon.metrics();
+  if (!after) die("no /metrics after the phase");
+  const auto hist_after = after->buckets("zkstandby_replication_lag_seconds");
+  row.hist_p50 = histogramQuantile(hist_before, hist_after, 0.5);
+  row.hist_p99 = histogramQuantile(hist_before, hist_after, 0.99);
+  if (!hist_after.empty()) row.hist_count = hist_after.back().second - (hist_before.empty() ? 0 : hist_before.back().second);
+
+  for (const auto& r : probe.results(phase)) {
+    row.lag_ms.push_back(r.lag_ms);
+    row.mtime_lag_ms.push_back(r.mtime_lag_ms);
+    row.value_bad += !r.value_ok;
+  }
+  // Backlog: queue depth while the writes ran, first third against last third.
+  std::vector<double> during;
+  const double write_s = std::chrono::duration<double>(writes_end - c0.at).count();
+  for (const auto& t : ticks) {
+    if (t.queue_depth >= 0 && t.t <= write_s) during.push_back(t.queue_depth);
+    row.max_queue = std::max(row.max_queue, t.queue_depth);
+    row.rss_kb = std::max(row.rss_kb, t.rss_kb);
+  }
+  if (during.size() >= 3) {
+    const size_t third = during.size() / 3;
+    double a = 0, b = 0;
+    for (size_t i = 0; i < third; ++i) a += during[i], b += during[during.size() - 1 - i];
+    row.first_third = a / static_cast<double>(third);
+    row.last_third = b / static_cast<double>(third);
+    // Growing: the last third clearly above the first (with slack for the
+    // noise of a queue that holds tens of items at these rates).
+    row.growing = row.last_third > 1.5 * row.first_third + 20;
+  }
+  const double s = std::chrono::duration<double>(c1.at - c0.at).count();
+  row.daemon_cpu = cpuPercent(c0.daemon, c1.daemon, s);
+  row.primary_cpu = cpuPercent(c0.primary, c1.primary, s);
+  row.backup_cpu = cpuPercent(c0.backup, c1.backup, s);
+  row.self_cpu = cpuPercent(c0.self, c1.self, s);
+  const double total = c1.machine.total - c0.machine.total;
+  row.machine_busy = total > 0 ? 100.0 * (c1.machine.busy - c0.machine.busy) / total : 0;
+  note("phase %d: %zu writes ok (%.0f/s), %zu failed; %zu samples, lag p50 %.2f ms p99 %.2f ms; drained in %.1f s%s",
+       phase, row.writes.ok, row.writes.achievedRate(), row.writes.failed, row.lag_ms.size(),
+       percentile(row.lag_ms, 0.5), percentile(row.lag_ms, 0.99), row.drain_s, row.drained ? "" : " (NOT drained)");
+  return row;
+}
+
+// ---- the reconnect ----
+
+struct ReconnectRow {
+  size_t nodes = 0;
+  double watches = 0;
+  double first_write_s = -1;   // proxy reset -> a write made after it seen on the backup
+  double reconcile_s = -1;     // proxy reset -> the session reconcile done
+  double daemon_cpu_s = 0;     // CPU seconds the daemon used from the reset until then
+  long peak_rss_kb = 0;
+  long rss_before_kb = 0;
+  double after_lag_ms = -1;    // a write's lag once recovered
+  bool fresh_session = false;  // the daemon logged the ZOOKEEPER-706 path
+};
+
+// Restarts nothing: `daemon` must already replicate through `proxy`.
+ReconnectRow measureReconnect(size_t nodes, DaemonChild& daemon, testing::TcpProxy& proxy, Writer& writer,
+                              LagProbe& probe, int phase) {
+  ReconnectRow row;
+  row.nodes = nodes;
+  auto m0 = daemon.metrics();
+  if (!m0) die("no /metrics before the reconnect");
+  row.watches = m0->value("zkstandby_watches").value_or(0);
+  const double session_reconciles = m0->value("zkstandby_reconciles_total", "reason", "session").value_or(0);
+  // Replicating now?
+  if (!writer.probeWrite(phase) || !probe.waitAllResolved(Clock::now() + 30s)) die("not replicating before the reset");
+  const ProcSample p0 = procSample(daemon.pid());
+  row.rss_before_kb = p0.rss_kb;
+  row.peak_rss_kb = p0.rss_kb;
+  const size_t log_before = daemon.logTail(1 << 20).size();
+
+  note("reconnect (%zu nodes): resetting the daemon's primary connection", nodes);
+  const auto t0 = Clock::now();
+  proxy.setMode(testing::TcpProxy::Mode::kReset);
+  std::this_thread::sleep_for(200ms);
+  proxy.setMode(testing::TcpProxy::Mode::kPass);
+  const size_t before = probe.results(phase + 1).size();
+  if (!writer.probeWrite(phase + 1)) die("the probe write after the reset failed");
+  const auto deadline = t0 + (nodes > 300000 ? 1800s : 300s);
+  bool seen = false, reconciled = false;
+  while (Clock::now() < deadline && (!seen || !reconciled)) {
+    if (!seen && probe.results(phase + 1).size() > before) {
+      seen = true;
+      row.first_write_s = secondsSince(t0);
+    }
+    if (!reconciled) {
+      if (auto m = daemon.metrics();
+          m && m->value("zkstandby_reconciles_total", "reason", "session").value_or(0) > session_reconciles) {
+        reconciled = true;
+        row.reconcile_s = secondsSince(t0);
+      }
+    }
+    const ProcSample p = procSample(daemon.pid());
+    row.peak_rss_kb = std::max(row.peak_rss_kb, p.rss_kb);
+    row.daemon_cpu_s = p.cpu_seconds - p0.cpu_seconds;
+    std::this_thread::sleep_for(20ms);
+  }
+  probe.abandon();
+  if (!seen || !reconciled) note("reconnect: not recovered within the deadline (seen %d, reconciled %d)", seen, reconciled);
+  const std::string log = daemon.logTail(1 << 20);
+  row.fresh_session = log.size() > log_before && log.find("ZOOKEEPER-706", log_before) != std::string::npos;
+  if (writer.probeWrite(phase + 2) && probe.waitAllResolved(Clock::now() + 30s)) {
+    auto r = probe.results(phase + 2);
+    if (!r.empty()) row.after_lag_ms = r.back().lag_ms;
+  }
+  note("reconnect: first write seen after %.2f s, session reconcile done after %.2f s, %.1f CPU s, peak RSS %.0f MB",
+       row.first_write_s, row.reconcile_s, row.daemon_cpu_s, mb(row.peak_rss_kb));
+  return row;
+}
+
+// ---- a site pair with a tree and a daemon ----
+
+struct Site {
+  ZmsShape shape;
+  std::unique_ptr<testing::ZkServer> primary, backup;
+  std::unique_ptr<zk::Client> writer_client;
+  std::unique_ptr<LagProbe> probe;
+  std::unique_ptr<Writer> writer;
+  std::unique_ptr<testing::TcpProxy> proxy;
+  std::unique_ptr<DaemonChild> daemon;
+  Pids pids;
+  double tree_write_s = 0;
+  double ready_s = 0;
+  long ready_hwm_kb = 0;
+};
+
+void buildSite(Site& site, size_t nodes, const Args& args, const fs::path& dir) {
+  site.shape = shapeFor(nodes);
+  site.primary = startServer(nodes, "primary");
+  site.backup = startServer(nodes, "backup");
+  site.pids.primary = findProcess(site.primary->directory());
+  site.pids.backup = findProcess(site.backup->directory());
+  site.writer_client = connect(site.primary->connectString(), "bench-writer", args.window);
+  note("writing a %zu-node ZMS tree (%d tenants) on the primary", zmsNodeCount(site.shape), site.shape.tenants);
+  const auto t = Clock::now();
+  auto written = writeZmsTree(*site.writer_client, site.shape);
+  if (!written) die("tree: " + written.error().describe());
+  site.tree_write_s = secondsSince(t);
+  note("tree written: %zu nodes in %.1f s", *written, site.tree_write_s);
+  std::ofstream(dir / "mapping.yaml") << zmsMappingYaml(site.shape);
+  auto probe = LagProbe::connect(site.backup->connectString());
+  if (!probe) die("probe: " + probe.error().describe());
+  site.probe = std::move(*probe);
+  site.writer = std::make_unique<Writer>(*site.writer_client, targetsFor(site.shape), *site.probe);
+}
+
+void startDaemon(Site& site, const Args& args, const fs::path& dir, const std::string& name, bool through_proxy,
+                 std::chrono::seconds ready_timeout) {
+  if (site.daemon) {
+    note("stopping the daemon (exit %d)", site.daemon->stop());
+    site.daemon.reset();
+  }
+  std::string primary = site.primary->connectString();
+  if (through_proxy) {
+    if (!site.proxy) {
+      auto proxy = testing::TcpProxy::start(site.primary->port());
+      if (!proxy) die("proxy: " + proxy.error().describe());
+      site.proxy = std::move(*proxy);
+    }
+    primary = site.proxy->connectString();
+  }
+  const int port = freePort();
+  const std::string config = daemonConfig(dir, name, primary, site.backup->connectString(), port);
+  site.daemon = std::make_unique<DaemonChild>(args.zkstandby, config, (dir / (name + ".log")).string(), port);
+  note("%s: %s run -c %s", name.c_str(), args.zkstandby.c_str(), config.c_str());
+  const auto t = Clock::now();
+  if (!site.daemon->start()) die("cannot start the daemon");
+  if (!site.daemon->waitReady(Clock::now() + ready_timeout)) {
+    die(name + ": not ready within " + std::to_string(ready_timeout.count()) + " s; log tail:\n" +
+        site.daemon->logTail());
+  }
+  site.ready_s = secondsSince(t);
+  site.pids.daemon = site.daemon->pid();
+  site.ready_hwm_kb = procSample(site.daemon->pid()).hwm_kb;
+  note("%s ready after %.1f s (peak RSS %.0f MB)", name.c_str(), site.ready_s, mb(site.ready_hwm_kb));
+}
+
+struct IdleRow {
+  size_t nodes = 0;
+  double watches = 0, cpu_percent = 0, events = 0;
+  long rss_kb = 0;
+  int seconds = 0;
+};
+
+IdleRow measureIdle(Site& site, size_t nodes, int seconds) {
+  IdleRow row;
+  row.nodes = nodes;
+  row.seconds = seconds;
+  // Let the first reconcile's tail (state update, counters) settle.
+  std::this_thread::sleep_for(2s);
+  auto m0 = site.daemon->metrics();
+  const ProcSample a = procSample(site.daemon->pid());
+  const auto t = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  const ProcSample b = procSample(site.daemon->pid());
+  auto m1 = site.daemon->metrics();
+  row.cpu_percent = cpuPercent(a, b, secondsSince(t));
+  row.rss_kb = b.rss_kb;
+  if (m1) row.watches = m1->value("zkstandby_watches").value_or(0);
+  if (m0 && m1) row.events = m1->value("zkstandby_watch_events_total").value_or(0) -
+                             m0->value("zkstandby_watch_events_total").value_or(0);
+  note("idle (%zu nodes, %.0f watched): %.2f%% CPU over %d s, RSS %.0f MB", nodes, row.watches, row.cpu_percent,
+       seconds, mb(row.rss_kb));
+  return row;
+}
+
+// ---- output ----
+
+std::string ms(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, v < 10 ? "%.2f ms" : v < 100 ? "%.1f ms" : "%.0f ms", v);
+  return b;
+}
+std::string optMs(const std::optional<double>& seconds) {
+  if (!seconds) return "–";
+  return *seconds >= 10 ? "≥ 10 s" : ms(*seconds * 1000);
+}
+std::string fmt(const char* f, auto... a) {
+  char b[256];
+  std::snprintf(b, sizeof b, f, a...);
+  return b;
+}
+
+std::string loadAverage() {
+  std::istringstream in(readFile("/proc/loadavg"));
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+void printTables(const Args& args, const std::string& load_before, const std::vector<PhaseRow>& rows, const std::vector<IdleRow>& idles,
+                 const std::vector<ReconnectRow>& reconnects, const std::vector<std::pair<size_t, double>>& readies) {
+  std::printf("\nMachine: %s; the two ZooKeeper servers, the daemon and the load generator share it. "
+              "Load average (1/5/15 min) at the start %s, at the end %s.\n\n",
+              machine().c_str(), load_before.c_str(), loadAverage().c_str());
+  std::printf("| scenario | target rate | achieved rate | lag p50 | p99 | max | daemon histogram p50 / p99 | "
+              "max queue depth | backlog growing? | daemon CPU | RSS MB |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (auto r : rows) {
+    std::printf("| %s | %.0f/s | %.0f/s | %s | %s | %s | %s / %s | %.0f | %s | %.0f%% | %.0f |\n", r.scenario.c_str(),
+                r.target, r.writes.achievedRate(), ms(percentile(r.lag_ms, 0.5)).c_str(),
+                ms(percentile(r.lag_ms, 0.99)).c_str(), ms(percentile(r.lag_ms, 1.0)).c_str(),
+                optMs(r.hist_p50).c_str(), optMs(r.hist_p99).c_str(), r.max_queue,
+                (r.growing ? fmt("yes (%.0f → %.0f)", r.first_third, r.last_third)
+                           : fmt("no (%.0f → %.0f)", r.first_third, r.last_third))
+                    .c_str(),
+                r.daemon_cpu, mb(r.rss_kb));
+  }
+  for (const auto& i : idles) {
+    std::printf("| idle, %zu nodes (%.0f watched) | – | – | – | – | – | – | – | – | %.2f%% | %.0f |\n", i.nodes,
+                i.watches, i.cpu_percent, mb(i.rss_kb));
+  }
+  std::printf("\nLag: %s sets sampled (every %zu-th write), from the primary's acknowledgement to a backup read "
+              "(through a watch) that shows the mapped value. Daemon histogram: "
+              "zkstandby_replication_lag_seconds deltas over the phase (primary mtime → backup apply, "
+              "interpolated in 1 ms..10 s buckets). CPU: percent of one core.\n\n",
+              "primary", args.sample_every);
+  std::printf("| scenario | samples (value wrong / never seen) | lag from mtime p50 / p99 | write ack p50 / p99 | "
+              "daemon lag observations | drain after the writes | CPU: machine busy, primary ZK, backup ZK, load gen |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  for (auto r : rows) {
+    std::printf("| %s | %zu (%zu / %zu) | %s / %s | %s / %s | %.0f | %.1f s%s | %.0f%%, %.0f%%, %.0f%%, %.0f%% |\n",
+                r.scenario.c_str(), r.lag_ms.size(), r.value_bad, r.abandoned,
+                ms(percentile(r.mtime_lag_ms, 0.5)).c_str(), ms(percentile(r.mtime_lag_ms, 0.99)).c_str(),
+                ms(percentile(r.writes.ack_ms, 0.5)).c_str(), ms(percentile(r.writes.ack_ms, 0.99)).c_str(),
+                r.hist_count, r.drain_s, r.drained ? "" : " (not drained)", r.machine_busy, r.primary_cpu,
+                r.backup_cpu, r.self_cpu);
+  }
+  std::printf("\n| reconnect | watched nodes | first new write replicated | session re-read done | "
+              "daemon CPU during recovery | RSS before → peak | lag after recovery | fresh session (ZOOKEEPER-706 path) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  for (const auto& r : reconnects) {
+    std::printf("| %zu nodes | %.0f | %.2f s | %.2f s | %.1f CPU s | %.0f → %.0f MB | %s | %s |\n", r.nodes, r.watches,
+                r.first_write_s, r.reconcile_s, r.daemon_cpu_s, mb(r.rss_before_kb), mb(r.peak_rss_kb),
+                r.after_lag_ms >= 0 ? ms(r.after_lag_ms).c_str() : "–", r.fresh_session ? "yes" : "no");
+  }
+  for (const auto& [n, s] : readies) std::printf("\nStartup: first full reconcile of %zu nodes to /readyz 200 in %.1f s.", n, s);
+  std::printf("\n");
+}
+
+int run(const Args& args) {
+  char tmpl[] = "/tmp/zks-benchlag-XXXXXX";
+  if (!mkdtemp(tmpl)) die("mkdtemp");
+  const fs::path dir = tmpl;
+  const std::string load_before = loadAverage();
+  note("scratch directory %s; %s", dir.c_str(), machine().c_str());
+
+  std::vector<PhaseRow> rows;
+  std::vector<IdleRow> idles;
+  std::vector<ReconnectRow> reconnects;
+  std::vector<std::pair<size_t, double>> readies;
+  {
+    Site site;
+    buildSite(site, args.nodes, args, dir);
+    startDaemon(site, args, dir, "daemon", false, 1200s);
+    readies.emplace_back(args.nodes, site.ready_s);
+    idles.push_back(measureIdle(site, args.nodes, args.idle_s));
+    int phase = 1;
+    for (double rate : args.rates) {
+      rows.push_back(runPhase(args, rate, *site.daemon, site.pids, *site.writer, *site.probe, phase));
+      phase += 10;
+    }
+    // Again through the proxy, so that its connection can be reset.
+    startDaemon(site, args, dir, "daemon-proxied", true, 1200s);
+    reconnects.push_back(measureReconnect(args.nodes, *site.daemon, *site.proxy, *site.writer, *site.probe, 100));
+    note("stopping the daemon (exit %d)", site.daemon->stop());
+  }
+  if (args.big) {
+    const fs::path big_dir = dir / "big";
+    fs::create_directories(big_dir);
+    Site site;
+    buildSite(site, args.big_nodes, args, big_dir);
+    startDaemon(site, args, big_dir, "daemon-big", true, 3600s);
+    readies.emplace_back(args.big_nodes, site.ready_s);
+    idles.push_back(measureIdle(site, args.big_nodes, args.idle_s));
+    reconnects.push_back(measureReconnect(args.big_nodes, *site.daemon, *site.proxy, *site.writer, *site.probe, 200));
+    note("stopping the daemon (exit %d)", site.daemon->stop());
+  }
+  printTables(args, load_before, rows, idles, reconnects, readies);
+  if (!args.keep) fs::remove_all(dir);
+  else note("kept %s", dir.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace zks::bench
+
+int main(int argc, char** argv) {
+  zks::bench::Args args;
+  CLI::App app{"Replication lag, backlog, idle cost and reconnect cost of zkstandby run (SPEC section 7)"};
+  app.add_option("--nodes", args.nodes, "znodes in the primary tree");
+  app.add_option("--rates", args.rates, "sustained primary write rates, one phase each");
+  app.add_option("--phase-s", args.phase_s, "seconds per rate");
+  app.add_option("--idle-s", args.idle_s, "seconds of idle CPU measurement");
+  app.add_option("--sample-every", args.sample_every, "every Nth write is followed to the backup");
+  app.add_option("--window", args.window, "writer requests in flight");
+  app.add_option("--churn", args.churn, "share of writes that create or delete extra topics");
+  app.add_flag("--big", args.big, "also the idle and reconnect cost at --big-nodes (JVMs with 4 GB heaps)");
+  app.add_option("--big-nodes", args.big_nodes, "tree size for --big");
+  app.add_option("--zkstandby", args.zkstandby, "the zkstandby binary");
+  app.add_flag("--keep", args.keep, "keep the scratch directory (configs, daemon logs)");
+  CLI11_PARSE(app, argc, argv);
+  return zks::bench::run(args);
+}
