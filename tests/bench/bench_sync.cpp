@@ -397,6 +397,7 @@ int run(const Args& args) {
 }  // namespace zks::bench
 
 int main(int argc, char** argv) {
+  if (auto helper = zks::bench::measuredChildMain(argc, argv)) return *helper;
   zks::bench::Args args;
   CLI::App app{"zks-bench-sync: zkstandby sync against the raw ZooKeeper floor"};
   app.add_option("--nodes", args.nodes, "znodes in the generated ZMS tree")->capture_default_str();
