@@ -146,7 +146,7 @@ std::unique_ptr<zk::Client> connect(const std::string& where, const std::string&
 }
 
 std::string daemonConfig(const fs::path& dir, const std::string& name, const std::string& primary,
-                         const std::string& backup, int http_port) {
+                         const std::string& backup, int http_port, const std::string& log_level) {
   std::ostringstream y;
   y << "primary:\n  connect: \"" << primary << "\"\n"
     << "backup:\n  connect: \"" << backup << "\"\n"
@@ -155,7 +155,7 @@ std::string daemonConfig(const fs::path& dir, const std::string& name, const std
     << "  audit_interval_s: 0\n"
     << "mapping:\n  files: [ mapping.yaml ]\n"
     << "http:\n  listen: \"127.0.0.1:" << http_port << "\"\n"
-    << "log:\n  level: warn\n";
+    << "log:\n  level: " << log_level << "\n";
   const fs::path file = dir / (name + ".yaml");
   std::ofstream(file) << y.str();
   return file.string();
@@ -389,6 +389,16 @@ ReconnectRow measureReconnect(size_t nodes, DaemonChild& daemon, testing::TcpPro
   if (!seen || !reconciled) note("reconnect: not recovered within the deadline (seen %d, reconciled %d)", seen, reconciled);
   const std::string log = daemon.logTail(1 << 20);
   row.fresh_session = log.size() > log_before && log.find("ZOOKEEPER-706", log_before) != std::string::npos;
+  // The daemon's own account of the recovery, with its timestamps.
+  if (log.size() > log_before) {
+    std::istringstream in(log.substr(log_before));
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("reconcile") != std::string::npos || line.find("connection lost") != std::string::npos ||
+          line.find("session") != std::string::npos) {
+        note("  daemon: %s", line.substr(0, 240).c_str());
+      }
+    }
+  }
   if (writer.probeWrite(phase + 2) && probe.waitAllResolved(Clock::now() + 30s)) {
     auto r = probe.results(phase + 2);
     if (!r.empty()) row.after_lag_ms = r.back().lag_ms;
@@ -450,7 +460,10 @@ void startDaemon(Site& site, const Args& args, const fs::path& dir, const std::s
     primary = site.proxy->connectString();
   }
   const int port = freePort();
-  const std::string config = daemonConfig(dir, name, primary, site.backup->connectString(), port);
+  // Under load the daemon logs warnings only; the reconnect runs log at info
+  // level, whose timestamped reconcile lines show where the time goes.
+  const std::string config =
+      daemonConfig(dir, name, primary, site.backup->connectString(), port, through_proxy ? "info" : "warn");
   site.daemon = std::make_unique<DaemonChild>(args.zkstandby, config, (dir / (name + ".log")).string(), port);
   note("%s: %s run -c %s", name.c_str(), args.zkstandby.c_str(), config.c_str());
   const auto t = Clock::now();

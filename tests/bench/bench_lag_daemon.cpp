@@ -275,7 +275,15 @@ int DaemonChild::stop(std::chrono::milliseconds grace) {
 bool DaemonChild::waitReady(std::chrono::steady_clock::time_point deadline) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (!running()) return false;
-    if (httpGet(http_port_, "/readyz", std::chrono::milliseconds(1000)).status == 200) return true;
+    // /readyz also answers 200 for a follower, and a daemon that has joined
+    // the election but not yet won it reports itself a follower. Leader
+    // first, then ready: a leader is ready only once its first full
+    // reconcile is done.
+    auto m = metrics();
+    if (m && m->value("zkstandby_leader").value_or(0) >= 1 &&
+        httpGet(http_port_, "/readyz", std::chrono::milliseconds(1000)).status == 200) {
+      return true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;

@@ -86,7 +86,8 @@ class DaemonChild {
   // SIGTERM; SIGKILL if it has not exited within `grace`. Its exit status,
   // or -signal.
   int stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
-  // Polls /readyz until 200; false at the deadline or if the process ended.
+  // Polls until the daemon leads and /readyz answers 200 (its first full
+  // reconcile is done); false at the deadline or if the process ended.
   bool waitReady(std::chrono::steady_clock::time_point deadline);
 
   pid_t pid() const { return pid_; }
