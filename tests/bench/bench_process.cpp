@@ -92,7 +92,9 @@ std::optional<int> measuredChildMain(int argc, char** argv) {
     return 2;
   }
   const int code = WIFEXITED(child->status) ? WEXITSTATUS(child->status) : -1;
-  std::ofstream(result_file) << code << " " << child->seconds << " " << child->usage.ru_maxrss << "\n";
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  std::ofstream(result_file) << code << " " << child->seconds << " " << child->usage.ru_maxrss << " "
+                             << secs(child->usage.ru_utime) << " " << secs(child->usage.ru_stime) << "\n";
   return 0;
 }
 
@@ -114,7 +116,7 @@ Result<MeasuredRun> runMeasured(const std::vector<std::string>& args, const std:
   if (!ran) return std::unexpected(ran.error());
   MeasuredRun run;
   std::istringstream result(readFile(result_file));
-  if (!(result >> run.exit_code >> run.seconds >> run.max_rss_kb)) {
+  if (!(result >> run.exit_code >> run.seconds >> run.max_rss_kb >> run.user_s >> run.sys_s)) {
     return fail(ErrorCode::kIo, "the measuring helper reported nothing; stderr: " + readFile(err_file), result_file);
   }
   run.out = readFile(out_file);

@@ -23,6 +23,8 @@ struct MeasuredRun {
   int exit_code = -1;     // -1: killed at the deadline or by a signal
   double seconds = 0;     // wall time from fork to exit (measured by the helper)
   long max_rss_kb = 0;    // peak resident set of the program
+  double user_s = 0;      // CPU time it used
+  double sys_s = 0;
   std::string out;        // its stdout
   std::string err;        // its stderr
 };
