@@ -543,6 +543,17 @@ void DaemonTest::TearDown() {
                 << d->logTail() << "\n---- end of " << d->name() << " ----\n";
     }
   }
+  // ZKS_DAEMON_LOG_DIR=<dir> keeps every daemon's whole log (the temp dir goes).
+  if (const char* keep = std::getenv("ZKS_DAEMON_LOG_DIR"); keep && *keep) {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::error_code ec;
+    std::filesystem::create_directories(keep, ec);
+    for (const auto& d : daemons_) {
+      std::filesystem::copy_file(tmp_->path() / (d->name() + ".log"),
+                                 std::filesystem::path(keep) / (std::string(info->name()) + "." + d->name() + ".log"),
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    }
+  }
   daemons_.clear();
   p_.reset();
   primary_.reset();

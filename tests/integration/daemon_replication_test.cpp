@@ -54,6 +54,30 @@ TEST_F(DaemonTest, ARandomStormConverges) {
   EXPECT_TRUE(d.running());
 }
 
+// The storm's hardest pattern on its own, many times over: a node changed,
+// deleted and re-created back to back (a new czxid between two reads), then
+// given a child.
+TEST_F(DaemonTest, ANodeSetDeletedAndRecreatedBackToBackIsReplicated) {
+  seedZms();
+  ASSERT_EQ(zk::createSync(*p_, {.path = "/zms/re"}).code, zk::Code::kOk);
+  constexpr int kNodes = 30;
+  for (int i = 0; i < kNodes; ++i) {
+    ASSERT_EQ(zk::createSync(*p_, {.path = "/zms/re/n" + std::to_string(i), .data = "1"}).code, zk::Code::kOk);
+  }
+  startReadyDaemon("d1", baseConfig());
+  expectConverges(30s);
+  for (int i = 0; i < kNodes; ++i) {
+    const std::string path = "/zms/re/n" + std::to_string(i);
+    ASSERT_EQ(zk::setSync(*p_, {.path = path, .data = "2"}).code, zk::Code::kOk);
+    ASSERT_EQ(zk::removeSync(*p_, {.path = path}).code, zk::Code::kOk);
+    ASSERT_EQ(zk::createSync(*p_, {.path = path, .data = "3"}).code, zk::Code::kOk);
+    if (i % 2) {
+      ASSERT_EQ(zk::createSync(*p_, {.path = path + "/child", .data = "c"}).code, zk::Code::kOk);
+    }
+  }
+  expectConverges(20s);
+}
+
 TEST_F(DaemonTest, TheAuditRevertsDriftWrittenOnTheBackup) {
   seedZms();
   Storm s(*p_, 21, "/zms/storm/a", shape_);
