@@ -247,6 +247,10 @@ struct PhaseRow {
   long rss_kb = 0;
   double drain_s = 0;  // from the end of the writes until the queue was empty and every sample seen
   bool drained = false;
+  // Work the daemon did from the phase's start until drained: watch events
+  // received, writes applied to the backup, and its CPU per applied write
+  // (the cost that decides how much one core can carry).
+  double events = 0, applied = 0, cpu_us_per_apply = 0;
 };
 
 PhaseRow runPhase(const Args& args, double rate, DaemonChild& daemon, const Pids& pids, Writer& writer,
@@ -288,6 +292,12 @@ PhaseRow runPhase(const Args& args, double rate, DaemonChild& daemon, const Pids
   const auto ticks = sampler.stop();
   auto after = daemon.metrics();
   if (!after) die("no /metrics after the phase");
+  const ProcSample drained_at = procSample(pids.daemon);
+  row.events = after->value("zkstandby_watch_events_total").value_or(0) -
+               before->value("zkstandby_watch_events_total").value_or(0);
+  row.applied = after->value("zkstandby_ops_applied_total").value_or(0) -
+                before->value("zkstandby_ops_applied_total").value_or(0);
+  if (row.applied > 0) row.cpu_us_per_apply = 1e6 * (drained_at.cpu_seconds - c0.daemon.cpu_seconds) / row.applied;
   const auto hist_after = after->buckets("zkstandby_replication_lag_seconds");
   row.hist_p50 = histogramQuantile(hist_before, hist_after, 0.5);
   row.hist_p99 = histogramQuantile(hist_before, hist_after, 0.99);
@@ -559,15 +569,17 @@ void printTables(const Args& args, const std::string& load_before, const std::ve
               "interpolated in 1 ms..10 s buckets). CPU: percent of one core.\n\n",
               "primary", args.sample_every);
   std::printf("| scenario | samples (value wrong / never seen) | lag from mtime p50 / p99 | write ack p50 / p99 | "
-              "daemon lag observations | drain after the writes | CPU: machine busy, primary ZK, backup ZK, load gen |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
+              "watch events / backup writes | daemon CPU per backup write | drain after the writes | "
+              "CPU: machine busy, primary ZK, backup ZK, load gen |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
   for (auto r : rows) {
-    std::printf("| %s | %zu (%zu / %zu) | %s / %s | %s / %s | %.0f | %.1f s%s | %.0f%%, %.0f%%, %.0f%%, %.0f%% |\n",
+    std::printf("| %s | %zu (%zu / %zu) | %s / %s | %s / %s | %.0f / %.0f | %.0f µs | %.1f s%s | "
+                "%.0f%%, %.0f%%, %.0f%%, %.0f%% |\n",
                 r.scenario.c_str(), r.lag_ms.size(), r.value_bad, r.abandoned,
                 ms(percentile(r.mtime_lag_ms, 0.5)).c_str(), ms(percentile(r.mtime_lag_ms, 0.99)).c_str(),
                 ms(percentile(r.writes.ack_ms, 0.5)).c_str(), ms(percentile(r.writes.ack_ms, 0.99)).c_str(),
-                r.hist_count, r.drain_s, r.drained ? "" : " (not drained)", r.machine_busy, r.primary_cpu,
-                r.backup_cpu, r.self_cpu);
+                r.events, r.applied, r.cpu_us_per_apply, r.drain_s, r.drained ? "" : " (not drained)",
+                r.machine_busy, r.primary_cpu, r.backup_cpu, r.self_cpu);
   }
   std::printf("\n| reconnect | watched nodes | first new write replicated | session re-read done | "
               "daemon CPU during recovery | RSS before → peak | lag after recovery | fresh session (ZOOKEEPER-706 path) |\n");
