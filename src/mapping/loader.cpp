@@ -155,7 +155,7 @@ void Loader::loadTables(const Doc& doc, const YAML::Node& tables) {
       continue;
     }
     auto table = std::make_unique<Table>(*name, doc.file, line);
-    const YAML::Node& entries = it->second;
+    YAML::Node entries = it->second;  // a copy: it-> yields a temporary
     if (entries.IsNull()) {
       // An empty table is allowed: it maps nothing (and with unmapped: error, refuses everything).
     } else if (!entries.IsMap()) {

@@ -174,9 +174,9 @@ bool MappingSet::replicated(std::string_view path, std::string* reason) const {
   return true;
 }
 
-// Computes result.path; `primary_side` gets the path the rules' globs match
-// (the input going forward, the output in reverse).
-bool MappingSet::mapPathImpl(std::string_view path, MapResult& result, bool explain, std::string& primary_side) const {
+// Computes result.path. The rules' globs match the primary-side path: the
+// input going forward, result.path in reverse.
+bool MappingSet::mapPathImpl(std::string_view path, MapResult& result, bool explain) const {
   result.outcome = Outcome::kMapped;
   result.failure = FailureKind::kNone;
   result.reason.clear();
@@ -267,16 +267,15 @@ bool MappingSet::mapPathImpl(std::string_view path, MapResult& result, bool expl
   }
   std::string_view renamed_path = renaming ? std::string_view(renamed) : walk_path;
   if (!reverse_) {
-    primary_side.assign(path);
     if (root_index != SIZE_MAX && source_root != target_root) {
       result.path = relocate(renamed_path, source_root, target_root);
     } else {
       result.path.assign(renamed_path);
     }
   } else {
-    primary_side.assign(renamed_path);
     result.path.assign(renamed_path);
   }
+  std::string_view primary_side = reverse_ ? std::string_view(result.path) : path;
   result.path_changed = result.path != path;
   if (scope_ && !scope_->exclude.empty()) {
     if (auto hit = scope_->exclude.firstSelfOrAncestorMatch(primary_side)) {
@@ -383,20 +382,18 @@ bool MappingSet::mapData(std::string_view primary_side, std::string_view data, M
 void MappingSet::map(std::string_view path, std::string_view data, MapResult& result, bool explain) const {
   result.changes.clear();
   result.data_changed = false;
-  std::string primary_side;
-  if (!mapPathImpl(path, result, explain, primary_side)) {
+  if (!mapPathImpl(path, result, explain)) {
     result.data.clear();
     return;
   }
-  mapData(primary_side, data, result, explain);
+  mapData(reverse_ ? std::string_view(result.path) : path, data, result, explain);
 }
 
 void MappingSet::mapPath(std::string_view path, MapResult& result) const {
   result.changes.clear();
   result.data.clear();
   result.data_changed = false;
-  std::string primary_side;
-  mapPathImpl(path, result, false, primary_side);
+  mapPathImpl(path, result, false);
 }
 
 std::vector<std::string> MappingSet::sourcePathsFor(std::string_view target_path, size_t limit) const {

@@ -87,6 +87,7 @@ class MappingSet {
 
   // Maps one node. Never a partial result: kFailed leaves `data` empty.
   // `explain` fills result.changes (for map/diff display); it allocates.
+  // `path` and `data` must not point into `result`'s own buffers.
   void map(std::string_view path, std::string_view data, MapResult& result, bool explain = false) const;
   MapResult map(std::string_view path, std::string_view data, bool explain = false) const {
     MapResult result;
@@ -113,7 +114,7 @@ class MappingSet {
 
  private:
   bool scopeCheck(std::string_view path, MapResult& result, size_t& root_index) const;
-  bool mapPathImpl(std::string_view path, MapResult& result, bool explain, std::string& primary_side) const;
+  bool mapPathImpl(std::string_view path, MapResult& result, bool explain) const;
   bool mapData(std::string_view primary_side, std::string_view data, MapResult& result, bool explain) const;
 
   std::shared_ptr<const detail::Compiled> compiled_;

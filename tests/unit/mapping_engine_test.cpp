@@ -2,7 +2,28 @@
 // the inverse and collisions.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <new>
+
 #include "mapping_test_util.h"
+
+// Counts heap allocations while a test asks, to check that mapping a node
+// which needs no change allocates nothing.
+// AddressSanitizer brings its own operator new, so the count is off there.
+namespace {
+thread_local bool g_counting = false;
+thread_local size_t g_allocations = 0;
+}  // namespace
+#if !defined(__SANITIZE_ADDRESS__)
+#define ZKS_COUNT_ALLOCATIONS 1
+void* operator new(size_t size) {
+  if (g_counting) ++g_allocations;
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#endif
 
 namespace zks::mapping {
 namespace {
@@ -383,6 +404,37 @@ TEST(Engine, CollisionIndexReportsTheFirstClaimant) {
   ASSERT_TRUE(other);
   EXPECT_EQ(*other, "/p/x");
   EXPECT_EQ(index.size(), 1u);
+}
+
+TEST(Engine, NodesNeedingNoChangeAllocateNothing) {
+#if !defined(ZKS_COUNT_ALLOCATIONS)
+  GTEST_SKIP() << "allocation counting is off under AddressSanitizer";
+#endif
+  MappingSet set = *mustLoad(kZmsLike).withScope({{"/zms", "/zms"}}, {"/zms/topic/*/*"});
+  MapResult result;
+  // Grow the result's buffers once.
+  set.map("/zms/consumergroup/a_rather_long_group_name_to_grow_buffers", std::string(512, 'x'), result);
+  const std::pair<const char*, const char*> nodes[] = {
+      {"/zms/topic/order_created_with_a_long_name", "type=topic\ngatedIps=\ngatedCluster=\n# comment\n"},
+      {"/zms/consumergroup/billing_group_name", "clusterName=unknown_cluster\ntype=consumergroup\n"},
+      {"/zms/cluster", ""},
+      {"/zms/other/path/without/rules", "anything at all"},
+      {"/zms/topic/empty_payload_of_a_half_written_node", ""},
+  };
+  for (const auto& [path, data] : nodes) {
+    g_allocations = 0;
+    g_counting = true;
+    set.map(path, data, result);
+    g_counting = false;
+    EXPECT_EQ(g_allocations, 0u) << path;
+    EXPECT_FALSE(result.data_changed) << path;
+  }
+  // The counter does count: a node that changes builds a new payload.
+  g_allocations = 0;
+  g_counting = true;
+  set.map("/zms/topic/t", "clusterName=kafka_bj_01\n", result);
+  g_counting = false;
+  EXPECT_GT(g_allocations, 0u);
 }
 
 TEST(Engine, ResultBuffersAreReused) {

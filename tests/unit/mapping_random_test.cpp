@@ -2,6 +2,7 @@
 // arbitrary input, and inverse(map(x)) == x for one-to-one tables.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 
 #include "mapping/path.h"
@@ -97,7 +98,10 @@ TEST(MappingRandom, ArbitraryInputNeverCrashesOrHalfMaps) {
       "\\u00", "{\"a\":\"\\ud800\\u", "clusterName=\\\r\n  kafka_bj_02"};
   Gen gen(20240601);
   MapResult result;
-  for (int i = 0; i < 20000; ++i) {
+  // ZKS_MAPPING_RANDOM_ITERATIONS runs a longer campaign (default 20000).
+  const char* env = std::getenv("ZKS_MAPPING_RANDOM_ITERATIONS");
+  const long iterations = env ? std::atol(env) : 20000;
+  for (long i = 0; i < iterations; ++i) {
     std::string path = gen.pick(prefixes);
     if (gen.chance(50)) {
       if (path != "/") path += '/';
