@@ -138,8 +138,8 @@ void Applier::send(std::shared_ptr<Batch> batch) {
   for (const auto& c : batch->changes) ops.push_back(toOp(c.change));
   ++in_flight_;
   ++stats_.batches;
-  backup_.multi(std::move(ops), [this, alive = alive_, batch](zk::MultiResult result) {
-    loop_.post([this, alive, batch, result = std::move(result)]() mutable {
+  backup_.multi(std::move(ops), [this, loop = &loop_, alive = alive_, batch](zk::MultiResult result) {
+    loop->post([this, alive, batch, result = std::move(result)]() mutable {
       if (!*alive) return;
       --in_flight_;
       onBatchDone(batch, std::move(result));
@@ -201,8 +201,8 @@ void Applier::fallBackToSingles(std::shared_ptr<Batch> batch) {
 
 void Applier::applySingle(Pending pending) {
   ++in_flight_;
-  auto finish = [this, alive = alive_](Pending change, zk::Code code) {
-    loop_.post([this, alive, change = std::move(change), code]() mutable {
+  auto finish = [this, loop = &loop_, alive = alive_](Pending change, zk::Code code) {
+    loop->post([this, alive, change = std::move(change), code]() mutable {
       if (!*alive) return;
       --in_flight_;
       if (code == zk::Code::kOk) {

@@ -50,6 +50,7 @@ Replicator::~Replicator() {
 
 void Replicator::stop() {
   stopped_ = true;
+  applier_.flush();  // what was planned still goes out; drained() tells when
   passes_.clear();
   dirty_.clear();
   full_pending_.reset();
@@ -127,15 +128,13 @@ void Replicator::onPrimaryEvent(const zk::WatchEvent& event) {
     case zk::EventType::kChildrenChanged:
       dirty_.mark(event.path, kDirtyChildren);
       break;
-    case zk::EventType::kDeleted: {
-      // Its parent's child event deletes the backup copy; a root has no
-      // parent watched, so it is looked at directly.
+    case zk::EventType::kDeleted:
+      // Looked at directly, not left to the parent's child event: by the time
+      // that is handled the node may be back (a new czxid) with new children,
+      // and only a read of the path itself can tell.
       index_.eraseSubtree(event.path);
-      for (const auto& root : engine_.options.roots) {
-        if (root.source == event.path) dirty_.mark(event.path, kDirtyData | kDirtyChildren);
-      }
+      dirty_.mark(event.path, kDirtyData | kDirtyChildren);
       break;
-    }
     case zk::EventType::kCreated:
       dirty_.mark(event.path, kDirtyData | kDirtyChildren);
       break;
@@ -215,7 +214,8 @@ void Replicator::afterPass(Pass* raw) {
       auto path = c.source_path;
       loop_.postAfter(kRetryDelay, [this, alive = alive_, path] {
         if (!*alive) return;
-        dirty_.mark(path, kDirtyData);
+        // With its children: a refused delete (not empty) needs them gone first.
+        dirty_.mark(path, kDirtyData | kDirtyChildren);
         pumpEvents();
       });
     }
@@ -231,10 +231,22 @@ void Replicator::afterPass(Pass* raw) {
     metrics_.primary_nodes.set(static_cast<double>(report.primary_nodes));
     metrics_.backup_nodes.set(static_cast<double>(report.backup_nodes));
     metrics_.watches.set(static_cast<double>(index_.size()));
-    spdlog::info("full reconcile done ({}): {} primary nodes, {} created, {} updated, {} deleted, {} ACLs in {:.2f} s{}",
+    spdlog::info("full reconcile done ({}): {} primary nodes, {} created, {} updated, {} deleted, {} ACLs in {:.2f} s",
                  pass->reason, report.primary_nodes, report.applied.created, report.applied.updated,
-                 report.applied.deleted, report.applied.acls_set, seconds,
-                 report.converged() ? "" : " (not converged: see warnings)");
+                 report.applied.deleted, report.applied.acls_set, seconds);
+    if (!report.converged()) {
+      spdlog::warn("full reconcile ({}) not converged: {} writes refused, {} unknown, {} not replicated, {} deletes "
+                   "blocked, {} conflicts{}{}",
+                   pass->reason, report.refused, report.unknown, report.skipped, report.blocked, report.conflicts,
+                   report.guard_tripped ? "; " : "", report.guard_reason);
+    }
+    if (!report.error && report.needsAnotherPass()) {
+      // Deletes refused (a child appeared) and writes lost carry no primary
+      // path to retry by: another pass, trusting the index, settles them.
+      loop_.postAfter(std::chrono::milliseconds(500), [this, alive = alive_, reason = pass->reason] {
+        if (*alive) requestFullReconcile(reason, true);
+      });
+    }
     if (report.error) {
       spdlog::warn("full reconcile ({}) incomplete: {}; retrying", pass->reason, report.error->describe());
       loop_.postAfter(std::chrono::seconds(1), [this, alive = alive_, reason = pass->reason] {

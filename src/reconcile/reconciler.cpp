@@ -97,8 +97,8 @@ void Reconciler::countRead() {
 void Reconciler::get(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::GetResult)> then) {
   ++outstanding_;
   countRead();
-  c.get(path, watch, [this, alive = alive_, then = std::move(then)](zk::GetResult r) mutable {
-    loop_.post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
+  c.get(path, watch, [this, loop = &loop_, alive = alive_, then = std::move(then)](zk::GetResult r) mutable {
+    loop->post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
       if (!*alive) return;
       --outstanding_;
       then(std::move(r));
@@ -111,8 +111,8 @@ void Reconciler::get(zk::Client& c, const std::string& path, bool watch, std::fu
 void Reconciler::exists(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::StatResult)> then) {
   ++outstanding_;
   countRead();
-  c.exists(path, watch, [this, alive = alive_, then = std::move(then)](zk::StatResult r) mutable {
-    loop_.post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
+  c.exists(path, watch, [this, loop = &loop_, alive = alive_, then = std::move(then)](zk::StatResult r) mutable {
+    loop->post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
       if (!*alive) return;
       --outstanding_;
       then(std::move(r));
@@ -125,8 +125,8 @@ void Reconciler::exists(zk::Client& c, const std::string& path, bool watch, std:
 void Reconciler::getAcl(zk::Client& c, const std::string& path, std::function<void(zk::AclResult)> then) {
   ++outstanding_;
   countRead();
-  c.getAcl(path, [this, alive = alive_, then = std::move(then)](zk::AclResult r) mutable {
-    loop_.post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
+  c.getAcl(path, [this, loop = &loop_, alive = alive_, then = std::move(then)](zk::AclResult r) mutable {
+    loop->post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
       if (!*alive) return;
       --outstanding_;
       then(std::move(r));
@@ -140,8 +140,8 @@ void Reconciler::children(zk::Client& c, const std::string& path, bool watch,
                           std::function<void(zk::ChildrenResult)> then) {
   ++outstanding_;
   countRead();
-  c.getChildren(path, watch, [this, alive = alive_, then = std::move(then)](zk::ChildrenResult r) mutable {
-    loop_.post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
+  c.getChildren(path, watch, [this, loop = &loop_, alive = alive_, then = std::move(then)](zk::ChildrenResult r) mutable {
+    loop->post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
       if (!*alive) return;
       --outstanding_;
       then(std::move(r));
@@ -228,6 +228,7 @@ void Reconciler::readPrimaryChild(std::shared_ptr<Dir> dir, std::string name) {
   if (options_.index && options_.trust_index && !options_.dry_run && !known_changed) {
     if (auto entry = options_.index->find(source_path)) {
       exists(primary_, source_path, options_.watch_primary, [this, dir, source_path, entry](zk::StatResult r) {
+        if (r.code == zk::Code::kNoNode) options_.index->eraseSubtree(source_path);
         if (r.code == zk::Code::kOk && entry->sameContent(r.stat)) {
           onUnchangedPrimary(dir, source_path, r.stat);
         } else {
@@ -302,6 +303,8 @@ void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string&
 void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
                                 std::optional<zk::AclResult> acl) {
   if (get.code == zk::Code::kNoNode) {
+    // Whatever the index knew of it is gone: if it comes back, it is new.
+    if (options_.index && !options_.dry_run) options_.index->eraseSubtree(source_path);
     // Gone since the listing. Its backup counterpart stays unclaimed and is
     // handled as an orphan; a vanished root makes its whole target an orphan.
     if (dir->root) {

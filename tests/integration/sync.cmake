@@ -10,3 +10,8 @@ zks_integration_test(sync_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/sync_test.cpp
   LIBS zks_cli_harness zks_zmstree zks_zk
   TIMEOUT 300)
+
+zks_integration_test(failback_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/failback_test.cpp
+  LIBS zks_cli_harness zks_zmstree zks_zk
+  TIMEOUT 300)

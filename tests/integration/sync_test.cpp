@@ -4,6 +4,7 @@
 
 #include "bench/zms_tree.h"
 #include "cli_harness.h"
+#include "zms_oracle.h"
 #include "support/zk_server.h"
 #include "support/zk_session.h"
 #include "zk/blocking.h"
@@ -13,24 +14,6 @@ namespace {
 
 const std::string kReplicator = "zks:replicator-secret";
 const std::string kApp = "app:app-secret";
-
-// The oracle, written independently of the mapping engine: the generated
-// tree's primary names and addresses, and what the standby site calls them.
-std::string expectedPath(std::string path) {
-  for (const auto& [from, to] : {std::pair<std::string, std::string>{"kafka_bj_", "kafka_sh_"}, {"rmq_bj_", "rmq_sh_"}}) {
-    for (auto at = path.find(from); at != std::string::npos; at = path.find(from)) path.replace(at, from.size(), to);
-  }
-  return path;
-}
-
-std::string expectedData(const std::string& path, std::string data) {
-  const bool mapped = path.starts_with("/zms/cluster/") || path.starts_with("/zms/topic/") ||
-                      path.starts_with("/zms/consumergroup/");
-  if (!mapped) return data;
-  data = expectedPath(std::move(data));
-  for (auto at = data.find("10.10."); at != std::string::npos; at = data.find("10.10.", at)) data.replace(at, 6, "10.50.");
-  return data;
-}
 
 class SyncTest : public ::testing::Test {
  protected:
@@ -83,33 +66,8 @@ class SyncTest : public ::testing::Test {
     return tmp_->write("zkstandby.yaml", y).string();
   }
 
-  // Every persistent node the backup should hold, from a dump of the primary.
   static std::map<std::string, DumpedNode> expectedBackup(const std::map<std::string, DumpedNode>& primary) {
-    std::map<std::string, DumpedNode> out;
-    for (const auto& [path, node] : primary) {
-      if (node.ephemeral_owner != 0) continue;
-      DumpedNode want = node;
-      want.path = expectedPath(path);
-      want.data = expectedData(path, node.data);
-      out[want.path] = want;
-    }
-    return out;
-  }
-
-  static void expectSameContent(const std::map<std::string, DumpedNode>& want,
-                                const std::map<std::string, DumpedNode>& have) {
-    for (const auto& [path, node] : want) {
-      auto it = have.find(path);
-      if (it == have.end()) {
-        ADD_FAILURE() << "missing on the backup: " << path;
-        continue;
-      }
-      EXPECT_EQ(it->second.data, node.data) << path;
-      EXPECT_EQ(it->second.acl, node.acl) << path;
-    }
-    for (const auto& [path, node] : have) {
-      if (node.ephemeral_owner == 0 && !want.count(path)) ADD_FAILURE() << "extra on the backup: " << path;
-    }
+    return expectedOtherSite(primary, "/zms", true);
   }
 
   static ZkServer* primary_;
