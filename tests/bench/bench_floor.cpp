@@ -1,5 +1,7 @@
 #include "bench/bench_floor.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -148,16 +150,28 @@ class Scanner {
 
 }  // namespace
 
+double processCpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
 Result<TreeScan> scanTree(zk::Client& client, const std::string& root, const ScanOptions& options) {
+  const double cpu = processCpuSeconds();
   Scanner scanner(client, options);
-  return scanner.run(root);
+  auto scan = scanner.run(root);
+  if (scan) scan->cpu_seconds = processCpuSeconds() - cpu;
+  return scan;
 }
 
 void sortByPath(std::vector<ScannedNode>& nodes) {
   std::sort(nodes.begin(), nodes.end(), [](const ScannedNode& a, const ScannedNode& b) { return a.path < b.path; });
 }
 
-Result<double> writeNodes(zk::Client& client, const std::vector<ScannedNode>& nodes, const WriteOptions& options) {
+Result<TreeWrite> writeNodes(zk::Client& client, const std::vector<ScannedNode>& nodes, const WriteOptions& options) {
+  const double cpu = processCpuSeconds();
+  TreeWrite result;
   std::mutex mu;
   std::condition_variable cv;
   size_t in_flight = 0;
@@ -167,6 +181,7 @@ Result<double> writeNodes(zk::Client& client, const std::vector<ScannedNode>& no
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return in_flight < options.in_flight; });
     ++in_flight;
+    ++result.requests;
     lock.unlock();
     std::string first = zk::opPath(batch.front());
     client.multi(std::move(batch), [&, first = std::move(first)](zk::MultiResult r) {
@@ -188,7 +203,9 @@ Result<double> writeNodes(zk::Client& client, const std::vector<ScannedNode>& no
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return in_flight == 0; });
   if (error) return std::unexpected(*error);
-  return secondsSince(start);
+  result.seconds = secondsSince(start);
+  result.cpu_seconds = processCpuSeconds() - cpu;
+  return result;
 }
 
 }  // namespace zks::bench

@@ -31,8 +31,13 @@ struct ScanOptions {
   size_t window = 4096;     // reads outstanding at once (the reconciler's max_outstanding_reads)
 };
 
+// CPU seconds (user + system) this process used so far: the floor's own
+// client-side cost, to compare with zkstandby's.
+double processCpuSeconds();
+
 struct TreeScan {
   double seconds = 0;
+  double cpu_seconds = 0;  // this process's CPU time during the scan
   size_t requests = 0;
   size_t payload_bytes = 0;
   std::vector<ScannedNode> nodes;  // every node at or below the root, in no particular order
@@ -48,9 +53,15 @@ struct WriteOptions {
   size_t in_flight = 8;                            // the applier's max_batches_in_flight
 };
 
+struct TreeWrite {
+  double seconds = 0;
+  double cpu_seconds = 0;
+  size_t requests = 0;
+};
+
 // Creates `nodes` (sorted so that parents precede children) on an empty
-// target with pipelined multi requests; returns the seconds it took.
-Result<double> writeNodes(zk::Client& client, const std::vector<ScannedNode>& nodes, const WriteOptions& options);
+// target with pipelined multi requests.
+Result<TreeWrite> writeNodes(zk::Client& client, const std::vector<ScannedNode>& nodes, const WriteOptions& options);
 
 // Sorts nodes by path: a parent's path is a prefix of its child's, so it
 // sorts first.
