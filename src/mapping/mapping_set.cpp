@@ -180,6 +180,7 @@ bool MappingSet::mapPathImpl(std::string_view path, MapResult& result, bool expl
   result.outcome = Outcome::kMapped;
   result.failure = FailureKind::kNone;
   result.reason.clear();
+  result.path.clear();  // a node whose path cannot be mapped has none (clear() keeps the buffer)
   result.path_changed = false;
   size_t root_index;
   if (!scopeCheck(path, result, root_index)) return false;

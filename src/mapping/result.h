@@ -36,7 +36,7 @@ inline constexpr size_t kMaxDataBytes = 1024 * 1024;
 struct MapResult {
   Outcome outcome = Outcome::kMapped;
   FailureKind failure = FailureKind::kNone;
-  std::string path;    // the backup path (kMapped; kFailed when the path was computed)
+  std::string path;    // the backup path (kMapped; kFailed when only the payload failed; else empty)
   std::string data;    // the backup payload (kMapped only)
   bool path_changed = false;  // path differs from the primary path (after root relocation)
   bool data_changed = false;  // data differs from the primary payload

@@ -451,6 +451,20 @@ TEST(Engine, ResultBuffersAreReused) {
   set.map("/zms/cluster/nope", "x", result);
   EXPECT_EQ(result.outcome, Outcome::kFailed);
   EXPECT_TRUE(result.data.empty());
+  EXPECT_TRUE(result.path.empty());  // nothing stale from the last node
+  set.map("/zms/topic/b", "clusterName=nope\n", result);
+  EXPECT_EQ(result.outcome, Outcome::kMapped);  // unmapped: keep in this set
+  MappingSet strict = mustLoad(R"(
+tables: { cluster: { a: b } }
+rules:
+  - paths: [ /t/* ]
+    format: properties
+    fields: { clusterName: cluster }
+    unmapped: error
+)");
+  strict.map("/t/x", "clusterName=nope\n", result);
+  EXPECT_EQ(result.outcome, Outcome::kFailed);
+  EXPECT_EQ(result.path, "/t/x");  // the payload failed; the path is known
   set.map("/zms/topic/b", "type=topic\n", result);
   EXPECT_TRUE(result.mapped());
   EXPECT_TRUE(result.reason.empty());

@@ -137,6 +137,21 @@ rules:
   }
 }
 
+TEST(Json, EmptyPointerIsTheWholeDocument) {
+  MappingSet set = mustLoad(R"(
+tables: { cluster: { kafka_bj_01: kafka_sh_01 } }
+rules:
+  - paths: [ /j ]
+    format: json
+    fields: { "": cluster }
+)");
+  EXPECT_EQ(set.map("/j", " \"kafka_bj_01\"\n").data, " \"kafka_sh_01\"\n");
+  EXPECT_EQ(set.map("/j", R"({"a":"kafka_bj_01"})").data, R"({"a":"kafka_bj_01"})");
+  MapResult explained = set.map("/j", "\"kafka_bj_01\"", true);
+  ASSERT_EQ(explained.changes.size(), 1u);
+  EXPECT_EQ(explained.changes[0].field, "(document)");
+}
+
 TEST(Json, UnmappedErrorNamesThePointer) {
   MappingSet set = mustLoad(R"(
 tables:
