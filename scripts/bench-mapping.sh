@@ -29,7 +29,7 @@ what = {
     "BM_ZmsClusters": "cluster nodes only (segment rename + host lists)",
     "BM_ZmsReverse": "ZMS tree through the inverse mapping (failback)",
     "BM_ZmsUnmappedPaths": "nodes no rule names",
-    "BM_SolrStateJson": "Solr state.json, 96 replicas (~21 KB JSON)",
+    "BM_SolrStateJson": "Solr state.json, 96 replicas (~19 KB JSON)",
 }
 data = json.load(open(sys.argv[1]))
 ctx = data["context"]
