@@ -12,18 +12,45 @@ void DirtySet::mark(const std::string& path, uint8_t flags) {
   if (inserted) order_.push_back(path);
 }
 
+namespace {
+// One of them is the other or lies below it.
+bool overlaps(const std::string& a, const std::string& b) {
+  auto under = [](const std::string& path, const std::string& root) {
+    if (root == "/") return true;
+    return path.size() >= root.size() && path.compare(0, root.size(), root) == 0 &&
+           (path.size() == root.size() || path[root.size()] == '/');
+  };
+  return under(a, b) || under(b, a);
+}
+}  // namespace
+
 bool DirtySet::take(DirtyItem& out) {
-  // Entries of order_ whose path is no longer waiting were handed out
-  // already; they are dropped as they surface.
-  while (!order_.empty()) {
-    std::string path = std::move(order_.front());
-    order_.pop_front();
-    auto it = flags_.find(path);
-    if (it == flags_.end()) continue;
+  for (auto pos = order_.begin(); pos != order_.end();) {
+    auto it = flags_.find(*pos);
+    if (it == flags_.end()) {
+      // Handed out already; dropped as it surfaces.
+      pos = order_.erase(pos);
+      continue;
+    }
+    // Work on a subtree waits while an ancestor or descendant is being
+    // worked on: two passes deleting and re-creating the same nodes could
+    // otherwise each settle on what the other is about to undo.
+    bool blocked = false;
+    for (const auto& busy : in_progress_) {
+      if (overlaps(*pos, busy)) {
+        blocked = true;
+        break;
+      }
+    }
+    if (blocked) {
+      ++pos;
+      continue;
+    }
     out.flags = it->second;
     flags_.erase(it);
-    in_progress_.insert(path);
-    out.path = std::move(path);
+    out.path = std::move(*pos);
+    order_.erase(pos);
+    in_progress_.insert(out.path);
     return true;
   }
   return false;

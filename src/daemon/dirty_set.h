@@ -2,8 +2,9 @@
 
 // Primary paths waiting to be replicated after a watch event, coalesced: any
 // number of events for one path before it is taken make one piece of work,
-// and a path being worked on is never handed out twice at once, so two reads
-// of one node can never race to the backup. Pure; owned by one thread.
+// and a path being worked on is never handed out twice at once, nor while an
+// ancestor or descendant of it is, so two passes over one subtree can never
+// race to the backup. Pure; owned by one thread.
 
 #include <cstdint>
 #include <deque>
@@ -27,7 +28,8 @@ class DirtySet {
  public:
   // Adds flags to `path`; a path already waiting keeps its place in line.
   void mark(const std::string& path, uint8_t flags);
-  // The oldest waiting path not in progress, now in progress; false if none.
+  // The oldest waiting path that does not overlap one in progress, now in
+  // progress; false if none.
   bool take(DirtyItem& out);
   // Ends the work on `path`; events that came meanwhile wait again.
   void finish(const std::string& path);

@@ -218,10 +218,13 @@ void Reconciler::readPrimaryChild(std::shared_ptr<Dir> dir, std::string name) {
   }
   if (options_.event_pass && !dir->root && options_.index && options_.index->find(source_path)) {
     // Replicated before and watched since: a change to it has its own event.
+    // Unless its backup copy is not there (deleted meanwhile): then it is read.
     const MappedNode mapped = options_.mapper ? options_.mapper(source_path, "") : MappedNode{true, source_path, "", {}, {}};
-    dir->backup_children.erase(lastSegment(mapped.path.empty() ? source_path : mapped.path));
-    childDone(dir);
-    return;
+    if (dir->backup_children.erase(lastSegment(mapped.path.empty() ? source_path : mapped.path)) > 0) {
+      childDone(dir);
+      return;
+    }
+    options_.index->eraseSubtree(source_path);
   }
   // A data event names a node that moved: read it at once, no stat first.
   const bool known_changed = options_.event_pass && options_.root_only && dir->root;

@@ -105,7 +105,9 @@ TEST_F(DaemonTest, TheAuditRevertsDriftWrittenOnTheBackup) {
   EXPECT_EQ(zk::createSync(*b, {.path = "/zms/drift", .data = "x"}).code, zk::Code::kOk);
   EXPECT_EQ(zk::createSync(*b, {.path = "/zms/drift/child", .data = "y"}).code, zk::Code::kOk);
   EXPECT_EQ(zk::createSync(*b, {.path = "/zms/storm/a/drift", .data = "z"}).code, zk::Code::kOk);
-  ASSERT_FALSE(treeDifferences(expectedBackup(dumpPrimary()), dumpBackup()).empty());
+  // No check that the drift is visible here: on a loaded machine the 2 s
+  // audit may already have reverted it. The corrections counter below says
+  // who did.
 
   // Within a few audit intervals (2 s) the backup is map(primary) again.
   expectConverges(15s);

@@ -38,3 +38,31 @@ TEST(DirtySet, NeverHandsOutAPathTwiceAtOnceAndRequeuesWhatArrivedMeanwhile) {
 
 }  // namespace
 }  // namespace zks::daemon
+
+namespace zks::daemon {
+namespace {
+
+TEST(DirtySet, HoldsBackASubtreeWhileAnAncestorOrDescendantIsWorkedOn) {
+  DirtySet set;
+  set.mark("/a/b", kDirtyData);
+  DirtyItem busy;
+  ASSERT_TRUE(set.take(busy));
+  set.mark("/a", kDirtyChildren);     // ancestor of /a/b
+  set.mark("/a/b/c", kDirtyData);     // descendant
+  set.mark("/a/bc", kDirtyData);      // a sibling whose name merely starts alike
+  DirtyItem item;
+  ASSERT_TRUE(set.take(item));
+  EXPECT_EQ(item.path, "/a/bc");
+  EXPECT_FALSE(set.take(item));
+  set.finish("/a/b");
+  // /a still waits: /a/bc, below it, is in progress.
+  ASSERT_TRUE(set.take(item));
+  EXPECT_EQ(item.path, "/a/b/c");
+  set.finish("/a/b/c");
+  set.finish("/a/bc");
+  ASSERT_TRUE(set.take(item));
+  EXPECT_EQ(item.path, "/a");
+}
+
+}  // namespace
+}  // namespace zks::daemon
