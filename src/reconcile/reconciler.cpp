@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unordered_map>
 #include <unordered_set>
 
 #include "plan/delete_guard.h"
@@ -39,6 +40,7 @@ struct Reconciler::Dir {
   std::vector<std::string> primary_children;
   size_t next_child = 0;
   std::unordered_set<std::string> backup_children;  // names not yet claimed by a primary child
+  std::unordered_map<std::string, std::string> claimed;  // backup name -> the primary path that maps to it
   size_t pending = 0;           // children issued and not finished
   bool suppress_deletes = false;
 };
@@ -372,11 +374,21 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
                             .acl = acl && acl->code == zk::Code::kOk ? std::move(acl->acl) : zk::AclList{},
                             .fields = std::move(mapped.fields)};
   const zk::Stat primary_stat = get.stat;
-  if (!dir->root && !backup_listed_here) {
-    if (dir->list_backup && dir->backup_listed && !dir->suppress_deletes && dir->backup_children.count(backup_name) == 0) {
-      // Not listed on the backup: either missing, or a second primary node
-      // already claimed this backup name.
+  if (!dir->root) {
+    // Two primary nodes that map to one backup path: the first keeps it, the
+    // second is reported and not written (SPEC 3, path collisions).
+    auto [claim, fresh] = dir->claimed.try_emplace(backup_name, source_path);
+    if (!fresh) {
+      ++report_.conflicts;
+      recordReport(plan::Change{.kind = plan::ChangeKind::kConflict,
+                                .path = backup_path,
+                                .source_path = source_path,
+                                .reason = "maps to the same backup path as " + claim->second});
+      childDone(dir);
+      return;
     }
+  }
+  if (!dir->root && !backup_listed_here) {
     planAndDescend(dir, std::move(desired), std::nullopt, primary_stat);
     return;
   }

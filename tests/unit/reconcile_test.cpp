@@ -247,3 +247,27 @@ TEST_F(ReconcileTest, AWriteRateLimitSpreadsTheWritesOverTime) {
 
 }  // namespace
 }  // namespace zks::reconcile
+
+namespace zks::reconcile {
+namespace {
+
+TEST_F(ReconcileTest, TwoPrimaryNodesMappingToOneBackupPathAreAConflictNotAnOverwrite) {
+  primary_server->createRecursiveDirect("/zms/cluster/kafka_bj_01", "first");
+  primary_server->createRecursiveDirect("/zms/cluster/kafka_xx_01", "second");
+  auto o = options();
+  o.mapper = [](const std::string& path, const std::string& data) {
+    std::string p = path;
+    for (const char* from : {"kafka_bj_01", "kafka_xx_01"}) {
+      if (auto at = p.find(from); at != std::string::npos) p.replace(at, 11, "kafka_sh_01");
+    }
+    return MappedNode{.path = p, .data = data};
+  };
+  auto report = pass(o);
+  EXPECT_EQ(report.conflicts, 1u);
+  EXPECT_FALSE(report.converged());
+  ASSERT_TRUE(backup_server->node("/zms/cluster/kafka_sh_01"));
+  EXPECT_EQ(backup_server->node("/zms/cluster/kafka_sh_01")->data, "first");  // sorted order: bj before xx
+}
+
+}  // namespace
+}  // namespace zks::reconcile
