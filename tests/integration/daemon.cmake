@@ -9,18 +9,15 @@ target_link_libraries(zks_daemon_harness PUBLIC zks_cli_harness zks_zmstree zks_
 zks_integration_test(daemon_replication_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_replication_test.cpp
   LIBS zks_daemon_harness
-  LABELS fault
   TIMEOUT 150)
 # Partitions through the proxy, kill -9 of the backup server and of the
 # daemon, a reconnect with more than 1 MiB of watched paths.
 zks_integration_test(daemon_fault_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_fault_test.cpp
   LIBS zks_daemon_harness
-  LABELS fault
   TIMEOUT 180)
 # Two daemons (leader killed, leader frozen), failover under load.
 zks_integration_test(daemon_ha_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_ha_test.cpp
   LIBS zks_daemon_harness
-  LABELS fault
   TIMEOUT 150)
