@@ -346,6 +346,7 @@ void Daemon::scheduleStateUpdate() {
 }
 
 void Daemon::updateState() {
+  metrics_.ready.set(readiness().first ? 1 : 0);
   if (!write_connected_ || !election_started_) return;
   if (replicator_ && fence_ && replicator_->firstReconcileDone() && !options_.reverse) {
     const int64_t zxid = replicator_->maxAppliedZxid();
@@ -455,6 +456,7 @@ int Daemon::run() {
     if (!c.http.listen.empty()) {
       http_ = std::make_unique<metrics::HttpServer>(registry_, [this] {
         auto r = readiness();
+        metrics_.ready.set(r.first ? 1 : 0);
         return r;
       });
       if (auto s = http_->start(c.http.listen); !s) {
