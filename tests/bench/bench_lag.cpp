@@ -165,6 +165,19 @@ std::string daemonConfig(const fs::path& dir, const std::string& name, const std
 double mb(long kb) { return static_cast<double>(kb) / 1024.0; }
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// Echoes what the daemon logged since `offset` to stderr; true when a full
+// reconcile ran in that time (the window was not only event-driven work).
+bool echoDaemonLog(const DaemonChild& daemon, size_t offset, const char* what) {
+  std::istringstream in(daemon.logSince(offset));
+  bool full = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("zookeeper bench") != std::string::npos) continue;
+    std::fprintf(stderr, "bench-lag:   daemon during %s: %s\n", what, line.substr(0, 240).c_str());
+    full |= line.find("full reconcile started") != std::string::npos;
+  }
+  return full;
+}
+
 // ---- sampling during a phase ----
 
 struct Tick {
@@ -252,6 +265,7 @@ struct PhaseRow {
   // received, writes applied to the backup, and its CPU per applied write
   // (the cost that decides how much one core can carry).
   double events = 0, applied = 0, cpu_us_per_apply = 0;
+  bool full_reconcile = false;  // one started inside the phase
 };
 
 PhaseRow runPhase(const Args& args, double rate, DaemonChild& daemon, const Pids& pids, Writer& writer,
@@ -262,6 +276,7 @@ PhaseRow runPhase(const Args& args, double rate, DaemonChild& daemon, const Pids
   auto before = daemon.metrics();
   if (!before) die("no /metrics before the phase");
   const auto hist_before = before->buckets("zkstandby_replication_lag_seconds");
+  const size_t log_at = daemon.logSize();
   const CpuMark c0 = cpuMark(pids);
   Sampler sampler(daemon);
   PhaseLoad load;
@@ -294,6 +309,7 @@ PhaseRow runPhase(const Args& args, double rate, DaemonChild& daemon, const Pids
   auto after = daemon.metrics();
   if (!after) die("no /metrics after the phase");
   const ProcSample drained_at = procSample(pids.daemon);
+  row.full_reconcile = echoDaemonLog(daemon, log_at, row.scenario.c_str());
   row.events = after->value("zkstandby_watch_events_total").value_or(0) -
                before->value("zkstandby_watch_events_total").value_or(0);
   row.applied = after->value("zkstandby_ops_applied_total").value_or(0) -
@@ -502,6 +518,7 @@ IdleRow measureIdle(Site& site, size_t nodes, int seconds) {
   // Let the first reconcile's tail (state update, counters) settle.
   std::this_thread::sleep_for(2s);
   auto m0 = site.daemon->metrics();
+  const size_t log_at = site.daemon->logSize();
   const ProcSample a = procSample(site.daemon->pid());
   const auto t = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
@@ -518,6 +535,7 @@ IdleRow measureIdle(Site& site, size_t nodes, int seconds) {
                      m0->value("zkstandby_reconciles_total").value_or(0) +
                      m1->value("zkstandby_queue_depth").value_or(0);
   }
+  if (echoDaemonLog(*site.daemon, log_at, "idle")) row.reconciles += 1;
   note("idle (%zu nodes, %.0f watched): %.2f%% CPU over %d s, RSS %.0f MB; %.0f events, %.0f reconciles/queued", nodes,
        row.watches, row.cpu_percent, seconds, mb(row.rss_kb), row.events, row.reconciles);
   return row;
@@ -556,6 +574,7 @@ void printTables(const Args& args, const std::string& load_before, const std::ve
               "max queue depth | backlog growing? | daemon CPU | RSS MB |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (auto r : rows) {
+    if (r.full_reconcile) r.scenario += " (a full reconcile ran in it)";
     std::printf("| %s | %.0f/s | %.0f/s | %s | %s | %s | %s / %s | %.0f | %s | %.0f%% | %.0f |\n", r.scenario.c_str(),
                 r.target, r.writes.achievedRate(), ms(percentile(r.lag_ms, 0.5)).c_str(),
                 ms(percentile(r.lag_ms, 0.99)).c_str(), ms(percentile(r.lag_ms, 1.0)).c_str(),

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -298,6 +299,17 @@ std::optional<MetricsPage> DaemonChild::metrics() const {
 std::string DaemonChild::logTail(size_t bytes) const {
   const std::string text = readWhole(log_file_);
   return text.size() > bytes ? text.substr(text.size() - bytes) : text;
+}
+
+size_t DaemonChild::logSize() const {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(log_file_, ec);
+  return ec ? 0 : static_cast<size_t>(size);
+}
+
+std::string DaemonChild::logSince(size_t offset) const {
+  const std::string text = readWhole(log_file_);
+  return offset < text.size() ? text.substr(offset) : "";
 }
 
 }  // namespace zks::bench

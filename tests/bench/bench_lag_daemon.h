@@ -94,6 +94,9 @@ class DaemonChild {
   int httpPort() const { return http_port_; }
   std::optional<MetricsPage> metrics() const;
   std::string logTail(size_t bytes = 4000) const;
+  // The log's size now, and what it gained since an earlier size.
+  size_t logSize() const;
+  std::string logSince(size_t offset) const;
 
  private:
   std::string binary_, config_file_, log_file_;
