@@ -13,8 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 build=${BUILD_DIR:-build-bench}
-# -O2: g++ 12 at -O3 reports a false -Wrestrict in the mapping code, and
-# warnings are errors.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" >/dev/null
-cmake --build "$build" --target zkstandby zks-bench-sync --parallel "$(nproc)" >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+if ! cmake --build "$build" --target zkstandby zks-bench-sync --parallel "$(nproc)" >"$build/bench-sync-build.log" 2>&1; then
+  tail -40 "$build/bench-sync-build.log" >&2
+  exit 2
+fi
+echo "bench-sync: zkstandby at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' with uncommitted changes in src/')" >&2
 exec "$build/tests/bench/zks-bench-sync" "$@"
