@@ -8,6 +8,7 @@ namespace zks::apply {
 
 struct Applier::Batch {
   std::vector<Pending> changes;
+  bool single = false;  // one setAcl, container or TTL create: not a multi
 };
 
 zk::Op toOp(const plan::Change& change) {
@@ -70,8 +71,10 @@ void Applier::submit(plan::Change change, OutcomeCallback done) {
     // container or TTL create in one. Keep submit order by flushing what
     // precedes it; the request follows its batch on the same session (FIFO).
     // These single requests carry no fence check (README: "Fencing").
-    flush();
-    applySingle(std::move(pending));
+    closeCurrent();
+    queue_.push_back(std::make_shared<Batch>(Batch{{}, true}));
+    queue_.back()->changes.push_back(std::move(pending));
+    sendReady();
     return;
   }
   const size_t size = zk::serializedSize(toOp(pending.change));
@@ -81,22 +84,27 @@ void Applier::submit(plan::Change change, OutcomeCallback done) {
   }
   if (!current_.empty() && (prefix_bytes_ + current_bytes_ + size > options_.max_request_bytes ||
                             current_.size() + options_.prefix.size() >= options_.max_ops_per_batch)) {
-    queue_.push_back(std::make_shared<Batch>(Batch{std::move(current_)}));
-    current_.clear();
-    current_bytes_ = 0;
+    closeCurrent();
   }
   current_.push_back(std::move(pending));
   current_bytes_ += size;
   sendReady();
 }
 
+// The partial batch goes at the next free slot, not necessarily now: while
+// every slot is busy it keeps filling, so many small flushes (one per event
+// pass) become one multi — group commit, with no delay when a slot is free.
 void Applier::flush() {
-  if (!current_.empty()) {
-    queue_.push_back(std::make_shared<Batch>(Batch{std::move(current_)}));
-    current_.clear();
-    current_bytes_ = 0;
-  }
+  if (!current_.empty()) flush_requested_ = true;
   sendReady();
+}
+
+void Applier::closeCurrent() {
+  if (current_.empty()) return;
+  queue_.push_back(std::make_shared<Batch>(Batch{std::move(current_)}));
+  current_.clear();
+  current_bytes_ = 0;
+  flush_requested_ = false;
 }
 
 // Token bucket holding at most one second of ops; a batch goes when the
@@ -124,11 +132,20 @@ bool Applier::rateAllows(size_t ops) {
 }
 
 void Applier::sendReady() {
-  while (!fenced_ && in_flight_ < options_.max_batches_in_flight && !queue_.empty() &&
-         rateAllows(queue_.front()->changes.size())) {
+  while (!fenced_ && in_flight_ < options_.max_batches_in_flight) {
+    if (queue_.empty()) {
+      if (!flush_requested_) return;
+      closeCurrent();
+      if (queue_.empty()) return;
+    }
+    if (!rateAllows(queue_.front()->changes.size())) return;
     auto batch = std::move(queue_.front());
     queue_.pop_front();
-    send(std::move(batch));
+    if (batch->single) {
+      applySingle(std::move(batch->changes.front()));
+    } else {
+      send(std::move(batch));
+    }
   }
 }
 
@@ -193,7 +210,8 @@ void Applier::fenceAll(zk::Code code) {
 // that the changes that can land do, and each refused one learns its reason.
 void Applier::fallBackToSingles(std::shared_ptr<Batch> batch) {
   for (auto& c : batch->changes) {
-    queue_.push_front(std::make_shared<Batch>(Batch{{std::move(c)}}));
+    queue_.push_front(std::make_shared<Batch>(Batch{{}}));
+    queue_.front()->changes.push_back(std::move(c));
   }
   // push_front reversed them; restore submit order among the singles.
   std::reverse(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch->changes.size()));

@@ -73,7 +73,8 @@ class Applier {
   // order. `done`, when given, hears this change's outcome instead of the
   // applier-wide callback (several reconcilers can share one applier).
   void submit(plan::Change change, OutcomeCallback done = {});
-  // Sends the partial batch now.
+  // Sends the partial batch at the next free slot (now if one is free);
+  // changes submitted meanwhile join it.
   void flush();
 
   // Nothing queued, batched or in flight.
@@ -89,6 +90,7 @@ class Applier {
   };
   struct Batch;
   void sendReady();
+  void closeCurrent();  // the batch being filled joins the queue
   void send(std::shared_ptr<Batch> batch);
   void onBatchDone(std::shared_ptr<Batch> batch, zk::MultiResult result);
   void fallBackToSingles(std::shared_ptr<Batch> batch);
@@ -104,6 +106,7 @@ class Applier {
 
   std::vector<Pending> current_;  // the batch being filled
   size_t current_bytes_ = 0;
+  bool flush_requested_ = false;  // send current_ at the next free slot
   std::deque<std::shared_ptr<Batch>> queue_;  // full batches waiting for a slot
   size_t in_flight_ = 0;
   bool fenced_ = false;

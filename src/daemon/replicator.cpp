@@ -8,7 +8,7 @@ namespace zks::daemon {
 
 namespace {
 // Event passes at once: each is small (one node, or one node's children).
-constexpr size_t kMaxEventPasses = 64;
+constexpr size_t kMaxEventPasses = 512;
 // A refused or unknown write is looked at again after this much.
 constexpr auto kRetryDelay = std::chrono::milliseconds(100);
 

@@ -128,4 +128,13 @@ std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const st
   return out;
 }
 
+Change planKnownUpdate(const DesiredNode& desired) {
+  Change update{.kind = ChangeKind::kUpdate, .path = desired.path, .source_path = desired.source_path};
+  update.after = desired.data;
+  update.expected_version = -1;
+  update.fields = desired.fields;
+  update.source_mtime_ms = desired.stat.mtime;
+  return update;
+}
+
 }  // namespace zks::plan

@@ -46,6 +46,12 @@ struct BackupNode {
 std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const std::optional<BackupNode>& backup,
                              const Policies& policies);
 
+// The data write for a node whose backup copy is known to be the one this
+// replicator last wrote (same primary czxid and ACL version since): no read
+// of the backup, so the update is unconditional (version -1). Used by event
+// passes for a data-only change; drift on the backup is the audit's to find.
+Change planKnownUpdate(const DesiredNode& desired);
+
 // Whether a primary node is replicated at all under the ephemeral policy.
 bool replicates(const zk::Stat& primary_stat, const Policies& policies);
 

@@ -19,8 +19,13 @@ struct IndexEntry {
   int64_t mzxid = 0;
   int64_t pzxid = 0;
   int32_t aversion = 0;
+  // The backup holds this node's copy as of mzxid (false: the node was seen
+  // but not replicated, e.g. its mapping failed).
+  bool replicated = false;
 
-  static IndexEntry of(const zk::Stat& s) { return {s.czxid, s.mzxid, s.pzxid, s.aversion}; }
+  static IndexEntry of(const zk::Stat& s, bool replicated) {
+    return {s.czxid, s.mzxid, s.pzxid, s.aversion, replicated};
+  }
   // Same node (not deleted and re-created), same data and ACL.
   bool sameContent(const zk::Stat& s) const { return czxid == s.czxid && mzxid == s.mzxid && aversion == s.aversion; }
 };

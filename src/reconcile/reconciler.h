@@ -127,7 +127,8 @@ class Reconciler {
   void onListed(std::shared_ptr<Dir> dir);
   void readPrimaryChild(std::shared_ptr<Dir> dir, std::string name);
   void readPrimaryFull(std::shared_ptr<Dir> dir, const std::string& source_path);
-  void onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string& source_path, const zk::Stat& stat);
+  void onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string& source_path, const zk::Stat& stat,
+                          const IndexEntry& entry);
   void exists(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::StatResult)> then);
   void onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
                       std::optional<zk::AclResult> acl);
@@ -142,7 +143,10 @@ class Reconciler {
   void recordReport(plan::Change change);
   struct NodeWrites;
   void emit(plan::Change change, std::shared_ptr<NodeWrites> node = nullptr);
-  void settleIndex(const std::string& source_path, const zk::Stat& stat, bool ok);
+  void settleIndex(const std::string& source_path, const zk::Stat& stat, bool ok, bool replicated = true);
+  // A data event on a node replicated and watched since (see knownCopy).
+  bool knownCopy(const std::string& source_path, const zk::Stat& stat) const;
+  void updateKnownCopy(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat);
   apply::Applier* applier() const { return options_.shared_applier ? options_.shared_applier : own_applier_.get(); }
   void onOutcome(const apply::Outcome& outcome);
   void readFailed(zk::Code code, const std::string& path, const char* what);

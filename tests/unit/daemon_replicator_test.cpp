@@ -84,5 +84,29 @@ TEST_F(ReplicatorTest, AMovedFenceStopsItAndSaysSo) {
   EXPECT_EQ(backup_server->node("/app/services/a")->data, "host=10.0.0.1");
 }
 
+TEST_F(ReplicatorTest, ADataChangeOnAReplicatedNodeIsWrittenWithoutReadingTheBackupAgain) {
+  replicator->requestFullReconcile("leader", false);
+  ASSERT_TRUE(loop.runUntil([&] { return replicator->firstReconcileDone(); },
+                            EventLoop::Clock::now() + std::chrono::seconds(10)));
+  ASSERT_TRUE(converges());
+  backup.resetCounters();
+  primary_server->setDirect("/app/services/a", "host=10.0.0.9");
+  ASSERT_TRUE(converges());
+  EXPECT_EQ(backup.counters().reads, 0u);
+  EXPECT_EQ(backup.counters().sets, 1u);
+}
+
+TEST_F(ReplicatorTest, ADataChangeLandsEvenWhenItsBackupCopyWasDeletedBehindItsBack) {
+  replicator->requestFullReconcile("leader", false);
+  ASSERT_TRUE(loop.runUntil([&] { return replicator->firstReconcileDone(); },
+                            EventLoop::Clock::now() + std::chrono::seconds(10)));
+  ASSERT_TRUE(converges());
+  ASSERT_EQ(backup_server->removeDirect("/app/services/a").code, zk::Code::kOk);
+  primary_server->setDirect("/app/services/a", "host=10.0.0.9");
+  ASSERT_TRUE(converges());
+  EXPECT_EQ(backup_server->node("/app/services/a")->data, "host=10.0.0.9");
+  EXPECT_FALSE(fenced);
+}
+
 }  // namespace
 }  // namespace zks::daemon
