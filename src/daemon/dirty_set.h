@@ -43,6 +43,12 @@ class DirtySet {
   std::deque<std::string> order_;                       // waiting paths, oldest first (may hold taken ones)
   std::unordered_map<std::string, uint8_t> flags_;      // waiting path -> flags
   std::unordered_set<std::string> in_progress_;
+  // path -> how many in-progress paths lie strictly below it: with the
+  // ancestors' lookups in in_progress_, an overlap check costs one hash
+  // lookup per path level instead of a scan of everything in progress.
+  std::unordered_map<std::string, size_t> busy_below_;
+  bool overlapsInProgress(const std::string& path) const;
+  void countBelow(const std::string& path, bool add);
   std::unordered_map<std::string, uint8_t> deferred_;   // flags marked while in progress
 };
 

@@ -36,6 +36,24 @@ TEST(DirtySet, NeverHandsOutAPathTwiceAtOnceAndRequeuesWhatArrivedMeanwhile) {
   EXPECT_TRUE(set.empty());
 }
 
+TEST(DirtySet, TheRootOverlapsEverything) {
+  DirtySet set;
+  set.mark("/", kDirtyChildren);
+  DirtyItem root;
+  ASSERT_TRUE(set.take(root));
+  set.mark("/x/y", kDirtyData);
+  DirtyItem item;
+  EXPECT_FALSE(set.take(item));
+  set.finish("/");
+  ASSERT_TRUE(set.take(item));
+  EXPECT_EQ(item.path, "/x/y");
+  set.mark("/", kDirtyData);  // now the root waits for /x/y
+  EXPECT_FALSE(set.take(root));
+  set.finish("/x/y");
+  ASSERT_TRUE(set.take(root));
+  EXPECT_EQ(root.path, "/");
+}
+
 }  // namespace
 }  // namespace zks::daemon
 
