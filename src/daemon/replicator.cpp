@@ -53,6 +53,7 @@ void Replicator::stop() {
   applier_.flush();  // what was planned still goes out; drained() tells when
   passes_.clear();
   dirty_.clear();
+  during_full_.clear();
   full_pending_.reset();
   full_running_ = false;
 }
@@ -166,6 +167,7 @@ void Replicator::startEventPass(DirtyItem item) {
   bool is_root = false;
   for (const auto& r : engine_.options.roots) is_root |= r.source == item.path;
 
+  if (full_running_) during_full_.insert(item.path);
   auto pass = std::make_unique<Pass>();
   pass->item = item;
   auto o = baseOptions();
@@ -225,6 +227,8 @@ void Replicator::afterPass(Pass* raw) {
 
   if (pass->full) {
     full_running_ = false;
+    for (const auto& path : during_full_) dirty_.mark(path, kDirtyData | kDirtyChildren);
+    during_full_.clear();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - pass->started).count();
     metrics_.reconciles(pass->reason).inc();
     metrics_.reconcileSeconds(pass->reason).observe(seconds);

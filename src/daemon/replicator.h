@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,11 @@ class Replicator {
   apply::Applier applier_;
 
   DirtySet dirty_;
+  // Event passes started while a full pass ran: looked at again once it is
+  // done. A full pass may have read a node before the primary deleted it
+  // and land its create after the deletion's event pass found no backup
+  // copy to remove; only a look after the full pass's writes can tell.
+  std::unordered_set<std::string> during_full_;
   std::vector<std::unique_ptr<Pass>> passes_;  // running reconcilers
   bool full_running_ = false;
   std::optional<std::pair<std::string, bool>> full_pending_;  // reason, trust_index
