@@ -93,6 +93,19 @@ void Reconciler::start() {
   }
   pump();
   maybeFinish();
+  if (!options_.event_pass && !options_.dry_run) scheduleFlush();
+}
+
+// A long pass fills its batches while it reads; a partial one would wait
+// for the end of the walk. Sent at least every 100 ms, a change found early
+// in a re-read of a million nodes reaches the backup within that, not after
+// the two minutes the walk takes; full batches still go at once.
+void Reconciler::scheduleFlush() {
+  loop_.postAfter(std::chrono::milliseconds(100), [this, alive = alive_] {
+    if (!*alive || finished_) return;
+    if (writes_pending_ > 0) applier()->flush();
+    scheduleFlush();
+  });
 }
 
 void Reconciler::countRead() {

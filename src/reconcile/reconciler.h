@@ -151,6 +151,7 @@ class Reconciler {
   void onOutcome(const apply::Outcome& outcome);
   void readFailed(zk::Code code, const std::string& path, const char* what);
   void maybeFinish();
+  void scheduleFlush();
   void countRead();
 
   // Async read helpers that post their completion to the loop.
