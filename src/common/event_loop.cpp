@@ -4,19 +4,19 @@
 
 namespace zks {
 
+// The notify happens under the lock: the loop can only see the task after
+// the poster is done with the condition variable, so a loop destroyed right
+// after running the last task (a client's completion thread posted it) is
+// never signalled while it is being destroyed. TSan found that window.
 void EventLoop::post(Task task) {
-  {
-    std::lock_guard lock(mutex_);
-    tasks_.push_back(std::move(task));
-  }
+  std::lock_guard lock(mutex_);
+  tasks_.push_back(std::move(task));
   wake_.notify_one();
 }
 
 void EventLoop::postAfter(std::chrono::milliseconds delay, Task task) {
-  {
-    std::lock_guard lock(mutex_);
-    timers_.emplace(Clock::now() + delay, std::move(task));
-  }
+  std::lock_guard lock(mutex_);
+  timers_.emplace(Clock::now() + delay, std::move(task));
   wake_.notify_one();
 }
 
