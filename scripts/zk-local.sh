@@ -26,7 +26,8 @@ CFG
       org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" >"$dir/server.log" 2>&1 &
     echo $! > "$dir/pid"
     for _ in $(seq 1 200); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port" && echo srvr >&3 && grep -q Mode <&3) 2>/dev/null; then
+      # Bounded: a listener that never answers must not hang the probe.
+      if timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && echo srvr >&3 && grep -q Mode <&3' _ "$port" 2>/dev/null; then
         exit 0
       fi
       sleep 0.1
