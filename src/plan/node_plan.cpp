@@ -4,6 +4,18 @@
 
 namespace zks::plan {
 
+namespace {
+// Writes `desired`'s data over a backup copy at `expected_version` (-1: any).
+Change dataUpdate(const DesiredNode& desired, int32_t expected_version) {
+  Change update{.kind = ChangeKind::kUpdate, .path = desired.path, .source_path = desired.source_path};
+  update.after = desired.data;
+  update.expected_version = expected_version;
+  update.fields = desired.fields;
+  update.source_mtime_ms = desired.stat.mtime;
+  return update;
+}
+}  // namespace
+
 std::string_view changeKindName(ChangeKind kind) {
   switch (kind) {
     case ChangeKind::kCreate: return "create";
@@ -106,12 +118,8 @@ std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const st
   }
 
   if (backup->data != desired->data) {
-    Change update{.kind = ChangeKind::kUpdate, .path = desired->path, .source_path = desired->source_path};
+    Change update = dataUpdate(*desired, backup->stat.version);
     update.before = backup->data;
-    update.after = desired->data;
-    update.expected_version = backup->stat.version;
-    update.fields = desired->fields;
-    update.source_mtime_ms = desired->stat.mtime;
     out.push_back(std::move(update));
   }
 
@@ -128,13 +136,6 @@ std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const st
   return out;
 }
 
-Change planKnownUpdate(const DesiredNode& desired) {
-  Change update{.kind = ChangeKind::kUpdate, .path = desired.path, .source_path = desired.source_path};
-  update.after = desired.data;
-  update.expected_version = -1;
-  update.fields = desired.fields;
-  update.source_mtime_ms = desired.stat.mtime;
-  return update;
-}
+Change planKnownUpdate(const DesiredNode& desired) { return dataUpdate(desired, -1); }
 
 }  // namespace zks::plan
