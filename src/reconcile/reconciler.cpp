@@ -284,7 +284,7 @@ void Reconciler::readPrimaryFull(std::shared_ptr<Dir> dir, const std::string& so
   if (want_acl && options_.event_pass && options_.root_only && dir->root) {
     get(primary_, source_path, options_.watch_primary,
         [this, pending, maybe_done, source_path](zk::GetResult r) {
-          const bool known = r.code == zk::Code::kOk && knownCopy(source_path, r.stat);
+          const bool known = r.code == zk::Code::kOk && knownCopy(source_path, r.stat).has_value();
           pending->get = std::move(r);
           if (known) {
             pending->want_acl = false;
@@ -443,9 +443,11 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
     planAndDescend(dir, std::move(desired), std::nullopt, primary_stat);
     return;
   }
-  if (dir->root && knownCopy(source_path, primary_stat)) {
-    updateKnownCopy(dir, std::move(desired), primary_stat);
-    return;
+  if (dir->root) {
+    if (auto known = knownCopy(source_path, primary_stat)) {
+      updateKnownCopy(dir, std::move(desired), primary_stat, *known);
+      return;
+    }
   }
   readBackupAndPlan(dir, std::move(desired), primary_stat);
 }
@@ -455,17 +457,18 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
 // backup copy is the one this replicator wrote, so it is not read again.
 // This halves the requests per replicated write; a retry after a refused
 // write comes as a children event too and takes the full path.
-bool Reconciler::knownCopy(const std::string& source_path, const zk::Stat& stat) const {
-  if (!options_.event_pass || !options_.root_only || !options_.index || options_.dry_run) return false;
-  const auto entry = options_.index->find(source_path);
-  return entry && entry->replicated && entry->czxid == stat.czxid && entry->aversion == stat.aversion;
+std::optional<IndexEntry> Reconciler::knownCopy(const std::string& source_path, const zk::Stat& stat) const {
+  if (!options_.event_pass || !options_.root_only || !options_.index || options_.dry_run) return std::nullopt;
+  auto entry = options_.index->find(source_path);
+  if (entry && entry->replicated && entry->czxid == stat.czxid && entry->aversion == stat.aversion) return entry;
+  return std::nullopt;
 }
 
-void Reconciler::updateKnownCopy(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat) {
+void Reconciler::updateKnownCopy(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat,
+                                 const IndexEntry& known) {
   if (options_.on_replicated_node) options_.on_replicated_node(desired.path, primary_stat);
-  const auto entry = options_.index->find(desired.source_path);
   auto node = std::make_shared<NodeWrites>(NodeWrites{desired.source_path, primary_stat, 0, false});
-  if (entry->mzxid == primary_stat.mzxid) {
+  if (known.mzxid == primary_stat.mzxid) {
     // The event's change was already replicated (by an earlier pass).
     settleIndex(desired.source_path, primary_stat, true);
   } else {

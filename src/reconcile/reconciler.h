@@ -144,9 +144,10 @@ class Reconciler {
   struct NodeWrites;
   void emit(plan::Change change, std::shared_ptr<NodeWrites> node = nullptr);
   void settleIndex(const std::string& source_path, const zk::Stat& stat, bool ok, bool replicated = true);
-  // A data event on a node replicated and watched since (see knownCopy).
-  bool knownCopy(const std::string& source_path, const zk::Stat& stat) const;
-  void updateKnownCopy(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat);
+  // A data event on a node replicated and watched since: its index entry.
+  std::optional<IndexEntry> knownCopy(const std::string& source_path, const zk::Stat& stat) const;
+  void updateKnownCopy(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat,
+                       const IndexEntry& known);
   apply::Applier* applier() const { return options_.shared_applier ? options_.shared_applier : own_applier_.get(); }
   void onOutcome(const apply::Outcome& outcome);
   void readFailed(zk::Code code, const std::string& path, const char* what);
