@@ -9,6 +9,13 @@ namespace zks::apply {
 struct Applier::Batch {
   std::vector<Pending> changes;
   bool single = false;  // one setAcl, container or TTL create: not a multi
+
+  static std::shared_ptr<Batch> of(Pending change, bool single) {
+    auto batch = std::make_shared<Batch>();
+    batch->changes.push_back(std::move(change));
+    batch->single = single;
+    return batch;
+  }
 };
 
 zk::Op toOp(const plan::Change& change) {
@@ -72,8 +79,7 @@ void Applier::submit(plan::Change change, OutcomeCallback done) {
     // precedes it; the request follows its batch on the same session (FIFO).
     // These single requests carry no fence check (README: "Fencing").
     closeCurrent();
-    queue_.push_back(std::make_shared<Batch>(Batch{{}, true}));
-    queue_.back()->changes.push_back(std::move(pending));
+    queue_.push_back(Batch::of(std::move(pending), /*single=*/true));
     sendReady();
     return;
   }
@@ -210,8 +216,7 @@ void Applier::fenceAll(zk::Code code) {
 // that the changes that can land do, and each refused one learns its reason.
 void Applier::fallBackToSingles(std::shared_ptr<Batch> batch) {
   for (auto& c : batch->changes) {
-    queue_.push_front(std::make_shared<Batch>(Batch{{}}));
-    queue_.front()->changes.push_back(std::move(c));
+    queue_.push_front(Batch::of(std::move(c), /*single=*/false));
   }
   // push_front reversed them; restore submit order among the singles.
   std::reverse(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch->changes.size()));
