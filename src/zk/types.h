@@ -161,6 +161,30 @@ struct OpResult {
   std::string path;  // create only
   Stat stat;         // set only
 };
+// ---- bulk reads (multiRead, op 22, servers 3.6+) ----
+
+// One read inside a multiRead. Unlike multi, a multiRead is not a
+// transaction: each op is answered on its own, and one op's error does not
+// stop the others.
+enum class ReadKind : uint8_t { kGetData, kGetChildren };
+struct ReadOp {
+  ReadKind kind = ReadKind::kGetData;
+  std::string path;
+};
+struct ReadResult {
+  Code code = Code::kOk;
+  std::string data;                   // kGetData
+  Stat stat;                          // kGetData only: the server sends no stat with multiRead's getChildren
+  std::vector<std::string> children;  // kGetChildren
+};
+struct MultiReadResult {
+  // kOk when the request was answered (then every op has its own code in
+  // `results`, one per op, in order); otherwise why it was not (connection
+  // loss, closing, ...) and `results` is empty.
+  Code code = Code::kOk;
+  std::vector<ReadResult> results;
+};
+
 struct MultiResult {
   // kOk when every op succeeded. Otherwise the first failing op's code; the
   // per-op results then say which one (the others are kRuntimeInconsistency
@@ -174,10 +198,26 @@ struct MultiResult {
 enum class EventType : uint8_t { kCreated, kDeleted, kDataChanged, kChildrenChanged, kNotWatching };
 std::string_view eventTypeName(EventType type);
 
+// addWatch modes (op 106, servers 3.6+). A persistent watch stays after it
+// fires; a recursive one also fires for every descendant (created, deleted,
+// data changed; never children changed).
+enum class AddWatchMode : uint8_t { kPersistent, kPersistentRecursive };
+
+// Which registrations in the client's watch registry an event matched. The
+// client delivers an event once, with every kind of registration it matched;
+// an event that matched none (ZOOKEEPER-4475: child events of descendants
+// leak to a session that holds child watches) is dropped by the client.
+namespace watch_origin {
+inline constexpr uint8_t kOneShot = 1;      // a one-shot data, exists or child watch (now consumed)
+inline constexpr uint8_t kPersistent = 2;   // a persistent watch on the event's path
+inline constexpr uint8_t kRecursive = 4;    // a persistent recursive watch on the path or an ancestor
+}  // namespace watch_origin
+
 struct WatchEvent {
   EventType type;
   std::string path;
   uint64_t generation = 0;  // the session generation that set the watch
+  uint8_t origins = watch_origin::kOneShot;
 };
 
 enum class SessionState : uint8_t { kConnecting, kConnected, kExpired, kAuthFailed, kClosed };
