@@ -64,6 +64,9 @@ std::string toJson(const SiteState& s) {
   j["role"] = roleName(s.role);
   j["epoch"] = s.epoch;
   j["last_full_sync_ms"] = s.last_full_sync_ms;
+  j["last_full_reconcile_ms"] = s.last_full_reconcile_ms;
+  j["last_full_reconcile_result"] = s.last_full_reconcile_result;
+  j["reported_nodes"] = s.reported_nodes;
   j["last_applied_zxid"] = s.last_applied_zxid;
   j["leader"] = s.leader;
   j["updated_ms"] = s.updated_ms;
@@ -80,6 +83,9 @@ Result<SiteState> siteStateFromJson(std::string_view text) {
   SiteState s;
   for (const Status& st : {readRole(j, "role", s.role), readInt(j, "epoch", s.epoch),
                            readInt(j, "last_full_sync_ms", s.last_full_sync_ms),
+                           readInt(j, "last_full_reconcile_ms", s.last_full_reconcile_ms),
+                           readString(j, "last_full_reconcile_result", s.last_full_reconcile_result),
+                           readInt(j, "reported_nodes", s.reported_nodes),
                            readInt(j, "last_applied_zxid", s.last_applied_zxid), readString(j, "leader", s.leader),
                            readInt(j, "updated_ms", s.updated_ms), readInt(j, "role_changed_ms", s.role_changed_ms),
                            readString(j, "role_changed_by", s.role_changed_by),
@@ -88,7 +94,8 @@ Result<SiteState> siteStateFromJson(std::string_view text) {
   }
   static const char* const kKnown[] = {"role",       "epoch",           "last_full_sync_ms", "last_applied_zxid",
                                        "leader",     "updated_ms",      "role_changed_ms",   "role_changed_by",
-                                       "change_id"};
+                                       "change_id", "last_full_reconcile_ms", "last_full_reconcile_result",
+                                       "reported_nodes"};
   for (const auto& [key, value] : j.items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;

@@ -28,7 +28,17 @@ Result<Role> parseRole(std::string_view text);
 struct SiteState {
   Role role = Role::kStandby;
   int64_t epoch = 0;  // bumped by every failover and resume, never by the daemon
+  // The end of the last full reconcile that converged, or converged except
+  // for reported nodes (see last_full_reconcile_result).
   int64_t last_full_sync_ms = 0;
+  // The end of the last full reconcile, whatever its result, and that
+  // result: "converged", "converged_except_reported" (everything was
+  // replicated but `reported_nodes` nodes that cannot be: malformed
+  // payloads, refused writes, deletes blocked by standby-site ephemerals),
+  // or "not_converged". Empty: no full reconcile recorded yet.
+  int64_t last_full_reconcile_ms = 0;
+  std::string last_full_reconcile_result;
+  int64_t reported_nodes = 0;
   int64_t last_applied_zxid = 0;  // highest primary zxid applied to the backup
   std::string leader;             // identity of the daemon leader that wrote last ("host:pid")
   int64_t updated_ms = 0;         // when any writer last wrote this record
