@@ -62,16 +62,19 @@ set(CPACK_PACKAGE_NAME zkstandby)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "zk-standby maintainers <maintainers@users.noreply.h-seed-a4e7f6fa.example>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "keeps a standby ZooKeeper in step with the primary's")
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-# Absolute destinations (/etc, /lib) go into the package, not onto this machine.
+# Absolute destinations (/etc, /lib) go into the package, not onto this
+# machine: CPack installs with DESTDIR, and then takes the prefix from
+# CPACK_INSTALL_PREFIX.
 set(CPACK_SET_DESTDIR ON)
+set(CPACK_INSTALL_PREFIX /usr)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_RELEASE ${ZKS_DEB_RELEASE})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "keeps a standby ZooKeeper in step with the primary's
-zk-standby replicates a primary datacenter's ZooKeeper tree to a cold-standby
+# The synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; this is the rest.
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "zk-standby replicates a primary datacenter's ZooKeeper tree to a cold-standby
 datacenter's ZooKeeper, rewriting every reference to a primary-site cluster
 (names, host addresses) to its standby-site twin through mapping rules, so
 that the standby site's applications take over without changes.
