@@ -21,7 +21,15 @@ set(pkg_dir ${PROJECT_BINARY_DIR}/packaging)
 
 install(TARGETS zkstandby RUNTIME DESTINATION bin)
 install(FILES deploy/zkstandby.service DESTINATION /lib/systemd/system)
-install(FILES deploy/zkstandby.yaml DESTINATION /etc/zkstandby)
+# The example config goes in unless one is there already: `cmake --install`
+# over a configured host must not replace the operator's file. (In the
+# package it is a conffile, which dpkg itself protects.)
+install(CODE "
+  if(EXISTS \"\$ENV{DESTDIR}/etc/zkstandby/zkstandby.yaml\")
+    message(STATUS \"Keeping the existing /etc/zkstandby/zkstandby.yaml\")
+  else()
+    file(INSTALL DESTINATION /etc/zkstandby TYPE FILE FILES \"${PROJECT_SOURCE_DIR}/deploy/zkstandby.yaml\")
+  endif()")
 install(DIRECTORY mappings/ DESTINATION share/zkstandby/mappings FILES_MATCHING PATTERN "*.yaml")
 install(FILES deploy/prometheus/zkstandby-alerts.yml DESTINATION share/zkstandby/prometheus)
 install(FILES deploy/grafana/zkstandby-dashboard.json DESTINATION share/zkstandby/grafana)
@@ -94,4 +102,8 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
 # Maintainer scripts 0755, conffiles 0644, whatever the checkout's modes.
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/package)
+# `package_source`: a tarball of the sources without build folders or git
+# (a build from it reports its commit as "unknown").
+set(CPACK_SOURCE_GENERATOR TGZ)
+set(CPACK_SOURCE_IGNORE_FILES "/\\.git" "/build[^/]*/" "/\\.cache/" "__pycache__")
 include(CPack)
