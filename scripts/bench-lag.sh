@@ -25,4 +25,4 @@ if ! cmake --build "$build" --target zkstandby zks-bench-lag --parallel "$(nproc
   exit 2
 fi
 echo "bench-lag: zkstandby at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' with uncommitted changes in src/')" >&2
-exec "$build/tests/bench/zks-bench-lag" "$@"
+exec "$build/bench/zks-bench-lag" "$@"

@@ -19,4 +19,4 @@ if ! cmake --build "$build" --target zkstandby zks-bench-sync --parallel "$(npro
   exit 2
 fi
 echo "bench-sync: zkstandby at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' with uncommitted changes in src/')" >&2
-exec "$build/tests/bench/zks-bench-sync" "$@"
+exec "$build/bench/zks-bench-sync" "$@"

@@ -12,7 +12,7 @@ build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --parallel "$(nproc)" --target zkstandby zks-zmsgen
 zks="$root/$build/src/cli/zkstandby"
-gen="$root/$build/tests/bench/zks-zmsgen"
+gen="$root/$build/bench/zks-zmsgen"
 
 work=$(mktemp -d /tmp/zkstandby-demo-XXXXXX)
 daemon_pid=""

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12's packages, whatever zk-standby needs to build, test
 # and run its demo. Idempotent; prints nothing when everything is present.
+# prometheus: promtool (alert rule tests) and the server the dashboard and
+# alert test scrapes with; help2man: the man page; lintian, dpkg-dev
+# (dpkg-shlibdeps): building and checking the Debian package.
 set -euo pipefail
 
 packages=(
@@ -10,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zookeeper default-jre-headless
   python3 python3-kazoo stunnel4 curl
+  prometheus
+  help2man lintian dpkg-dev
 )
 
 missing=()

@@ -27,6 +27,7 @@ int runDiff(const DiffArgs& args) {
   ProgressReporter progress("diff");
   if (args.format == "text") progress.attach(options);
   auto result = reconcile::reconcileUntilStable(*sites->read, *sites->write, options, 1);
+  progress.finish();  // a clean line for what follows
   const auto& report = result.report;
   if (report.error) {
     std::fprintf(stderr, "zkstandby: error: %s\n", report.error->describe().c_str());

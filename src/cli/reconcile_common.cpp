@@ -1,8 +1,5 @@
 #include "cli/reconcile_common.h"
 
-#include <spdlog/spdlog.h>
-#include <unistd.h>
-
 #include <cstdio>
 
 #include "common/log.h"
@@ -34,34 +31,6 @@ std::optional<reconcile::Sites> connectOrExplain(const reconcile::Engine& engine
     return std::nullopt;
   }
   return std::move(*sites);
-}
-
-ProgressReporter::ProgressReporter(std::string label) : label_(std::move(label)), terminal_(isatty(STDERR_FILENO)) {}
-
-ProgressReporter::~ProgressReporter() {
-  if (drew_) std::fputc('\n', stderr);
-}
-
-void ProgressReporter::attach(reconcile::ReconcileOptions& options) {
-  options.progress_every = 5000;
-  options.progress = [this](size_t nodes, size_t writes) { update(nodes, writes); };
-}
-
-void ProgressReporter::update(size_t nodes, size_t writes) {
-  const auto now = std::chrono::steady_clock::now();
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double rate = elapsed > 0 ? static_cast<double>(nodes) / elapsed : 0;
-  if (terminal_) {
-    if (now - last_ < std::chrono::milliseconds(200)) return;
-    std::fprintf(stderr, "\r%s: %zu nodes read, %zu written, %.0f nodes/s, %.0f s   ", label_.c_str(), nodes, writes,
-                 rate, elapsed);
-    drew_ = true;
-  } else {
-    if (now - last_ < std::chrono::seconds(10)) return;
-    spdlog::info("{}: {} nodes read, {} written, {:.0f} nodes/s, {:.0f} s elapsed", label_, nodes, writes, rate,
-                 elapsed);
-  }
-  last_ = now;
 }
 
 }  // namespace zks::cli

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/progress.h"  // ProgressReporter
 #include "reconcile/setup.h"
 
 namespace zks::cli {
@@ -16,22 +17,5 @@ std::optional<reconcile::Engine> loadEngine(const std::string& config_file, bool
 
 // Connects both sites; prints a one-line error and returns nothing on failure.
 std::optional<reconcile::Sites> connectOrExplain(const reconcile::Engine& engine);
-
-// Progress of a long reconcile: a line rewritten in place on a terminal,
-// a log line every 10 s otherwise. Install with attach().
-class ProgressReporter {
- public:
-  explicit ProgressReporter(std::string label);
-  ~ProgressReporter();  // ends the terminal line
-  void attach(reconcile::ReconcileOptions& options);
-
- private:
-  void update(size_t nodes_read, size_t writes);
-  std::string label_;
-  bool terminal_;
-  bool drew_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_ = start_;
-};
 
 }  // namespace zks::cli

@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 SKIP = 77
-INSTALLED_BINARY = "/usr/local/bin/zkstandby"
+INSTALLED_BINARY = "/usr/bin/zkstandby"  # where the Debian package puts it
 MAX_EXPOSURE = 2.0
 
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// The mapping oracle for trees from tests/bench/zms_tree.h, written
+// The mapping oracle for trees from bench/zms_tree.h, written
 // independently of the mapping engine: the primary site's names and addresses
 // ("bj", 10.10.*) and what the standby site calls them ("sh", 10.50.*).
 
