@@ -8,9 +8,9 @@
 #include <set>
 #include <thread>
 
+#include "testdoubles/fake_client.h"
+#include "testdoubles/fault_client.h"
 #include "zk/blocking.h"
-#include "zk/fake_client.h"
-#include "zk/fault_client.h"
 
 namespace zks::zk {
 namespace {

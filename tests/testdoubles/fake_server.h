@@ -1,16 +1,16 @@
 #pragma once
 
 // An in-memory ZooKeeper for unit tests: FakeServer holds one tree, and any
-// number of FakeClients (one session each at a time) talk to it.
+// number of FakeClients (fake_client.h; one session each at a time) talk to it.
 //
-// The semantics follow a ZooKeeper 3.8 server seen through the 3.8 C client;
-// every rule below was checked against the 3.8.0 sources (DataTree,
-// PrepRequestProcessor, FinalRequestProcessor, zookeeper.c) or a live server:
+// The semantics follow a ZooKeeper 3.8.0 server; every rule below was checked
+// against the 3.8.0 sources (DataTree, WatchManager, PrepRequestProcessor,
+// FinalRequestProcessor, zookeeper.c) or a live 3.8.0 server:
 //  - One zxid per write transaction, also for a write that fails with an
 //    answer (kNodeExists, kBadVersion...): the server logs an error txn.
 //    A multi is one zxid. Opening and closing a session is one zxid each.
-//    Requests refused by the client library (bad path, TTL create in a
-//    multi) and reads take none.
+//    Requests refused by the client library (bad path) and reads, multiRead,
+//    sync, addWatch and removeWatches take none.
 //  - cversion: the server stores the number of child creates and reports
 //    2 * creates - numChildren, so a delete raises the reported cversion by
 //    one, but the sequential suffix is the number of creates. Create a, b,
@@ -24,18 +24,35 @@
 //    -> no parent -> parent ACL (CREATE) -> node exists -> ephemeral parent.
 //  - multi: atomic; when op i fails with code C, results before i are kOk,
 //    i is C, after i kRuntimeInconsistency, and MultiResult::code is C.
-//    The C client cannot send a TTL create inside a multi (kUnimplemented).
-//  - Watches: one-shot; get/exists/getChildren with watch. exists on a
-//    missing node sets a creation watch; get/getChildren on a missing node
-//    or without READ set none. A delete fires one kDeleted per session even
-//    when it held data and child watches (the C client deduplicates).
-//    setAcl fires nothing. A session's own writes fire its watches before
-//    their answer arrives.
-//  - ACL: READ for get/getChildren/check, nothing for exists, READ or
-//    ADMIN for getAcl (digest ids shown as "user:x" without ADMIN), WRITE
-//    for set, CREATE/DELETE on the parent, ADMIN for setAcl. Schemes world,
-//    digest (real SHA-1 digest), ip (IPv4, with /bits), auth (expands to the
-//    session's digest ids) and the server's superDigest.
+//  - multiRead: each op answered on its own (kNoNode, kNoAuth per op);
+//    getChildren entries carry no stat, as the server sends none; no watches.
+//  - Watches: the server's two watch managers (data and child), each holding
+//    one mode per (session, path): standard (one-shot), persistent or
+//    persistent recursive. get/exists set a standard data watch, getChildren
+//    a standard child watch; exists on a missing node sets a creation watch;
+//    get/getChildren on a missing node or without READ set none. addWatch
+//    PERSISTENT sets a persistent data and child watch, PERSISTENT_RECURSIVE
+//    a recursive data watch only, so recursive watches fire created, deleted
+//    and data changed for the path and every descendant and never children
+//    changed. addWatch checks neither existence nor ACL (as 3.8.0).
+//    A delete notifies each session once. setAcl fires nothing. A session's
+//    own writes fire its watches before their answer arrives.
+//  - ZOOKEEPER-4466 (3.8.0, see FakeServerOptions): a standard data watch
+//    (get/exists with watch) set by the session on the path of its own
+//    persistent or recursive watch replaces that mode in the data manager:
+//    the next change of the path fires once and the persistent or recursive
+//    watch is gone (descendants fire nothing more). A getChildren watch lives
+//    in the other manager and leaves a recursive watch alone.
+//  - removeWatches (WatcherType Any) removes every mode the session holds on
+//    the path in both managers. The server answers NoWatcher when there was
+//    none; zk::Code has no such value, so the fake answers kOk (the Client
+//    contract: nothing of this session watches the path afterwards).
+//  - sync answers kOk for any valid path, existing or not.
+//  - ACL: READ for get/getChildren/check/multiRead, nothing for exists,
+//    READ or ADMIN for getAcl (digest ids shown as "user:x" without ADMIN),
+//    WRITE for set, CREATE/DELETE on the parent, ADMIN for setAcl. Schemes
+//    world, digest (real SHA-1 digest), ip (IPv4, with /bits), auth (expands
+//    to the session's digest ids) and the server's superDigest.
 //  - A request larger than jute.maxbuffer makes the server drop the
 //    connection: it and every other request in flight fail with
 //    kConnectionLoss; the client reconnects to the same session at once and
@@ -47,13 +64,8 @@
 //    ask for sorted order; the root holds "zookeeper" with "quota" and
 //    "config" below it, as on a real server.
 //
-// Threading: each FakeClient has one completion thread. It executes the
-// client's requests against the server in the order they were issued and
-// runs their callbacks, watch events and session events on that thread,
-// never inline in the caller. Requests may be issued from any thread,
-// including callbacks. The test controls (expireSession, disconnect, ...)
-// may be called from any thread; waitIdle() must not be called from a
-// completion thread (it returns false there).
+// Threading: every member may be called from any thread, except waitIdle()
+// from a client's completion thread (it returns false there).
 
 #include <chrono>
 #include <cstdint>
@@ -64,8 +76,7 @@
 #include <string_view>
 #include <vector>
 
-#include "zk/c_client.h"
-#include "zk/client.h"
+#include "zk/types.h"
 
 namespace zks::zk {
 
@@ -76,7 +87,10 @@ std::string digestAclId(std::string_view credentials);
 
 // Operation counts, for assertions such as "a converged reconcile writes nothing".
 struct FakeCounters {
-  uint64_t reads = 0;           // get, getChildren, exists, getAcl answered by the server
+  // Read ops answered by the server: get, getChildren, exists, getAcl, and
+  // each op of a multiRead.
+  uint64_t reads = 0;
+  uint64_t multi_reads = 0;     // multiRead requests answered by the server
   uint64_t write_requests = 0;  // create, set, remove, setAcl, multi answered by the server, applied or not
   uint64_t multis = 0;          // multi requests answered by the server, applied or not
   // Ops applied (committed); each op of a committed multi counts.
@@ -85,6 +99,7 @@ struct FakeCounters {
   uint64_t deletes = 0;
   uint64_t set_acls = 0;
   uint64_t writes() const { return creates + sets + deletes + set_acls; }
+  FakeCounters& operator+=(const FakeCounters& other);
 };
 
 // A node as FakeServer's inspection helpers report it.
@@ -110,9 +125,10 @@ struct FakeServerOptions {
   ChildOrder child_order = ChildOrder::kHashed;
   std::string super_digest;            // "super:<digest>", as -Dzookeeper.DigestAuthenticationProvider.superDigest
   std::function<int64_t()> clock;      // ctime/mtime in ms since epoch; default: the system clock
+  // ZOOKEEPER-4466 as in 3.8.0 (see above); false: the one-shot watch is
+  // added beside the persistent or recursive one, as fixed servers do.
+  bool one_shot_replaces_persistent = true;
 };
-
-class FakeClient;
 
 class FakeServer {
  public:
@@ -133,6 +149,7 @@ class FakeServer {
   // Removes `path` and everything below it, children first.
   Code removeRecursiveDirect(const std::string& path);
   VoidResult setAclDirect(const std::string& path, AclList acl, int32_t version = -1);
+  // Container and TTL creates are allowed here.
   MultiResult multiDirect(std::vector<Op> ops);
 
   std::optional<FakeNode> node(const std::string& path) const;
@@ -159,7 +176,9 @@ class FakeServer {
   FakeCounters counters() const;
   void resetCounters();
   size_t sessionCount() const;  // live sessions (connected or not)
-  size_t watchCount() const;    // server-side watch registrations (path, session, kind)
+  // Server-side watch registrations: (path, session) pairs of the data and
+  // of the child watch manager, whatever their mode.
+  size_t watchCount() const;
 
   // Waits until every client of this server is idle (see FakeClient::waitIdle);
   // false on timeout or when called from a completion thread.
@@ -170,89 +189,6 @@ class FakeServer {
  private:
   friend class FakeClient;
   std::unique_ptr<Impl> impl_;
-};
-
-struct FakeClientOptions {
-  std::vector<AuthEntry> auth;           // added at the start of every session (scheme "digest")
-  std::string address = "127.0.0.1";     // the client's address, for ip ACLs
-  // Open the first session (generation 1) in the constructor, silently: no
-  // kConnected event, since no listener can be set yet. false: wait for
-  // reopen(), like CClient.
-  bool connect = true;
-};
-
-class FakeClient final : public Client {
- public:
-  explicit FakeClient(std::shared_ptr<FakeServer> server, FakeClientOptions options = {});
-  // Closes the session. Callbacks of pending requests still run (with
-  // kClosing); undelivered events are dropped.
-  ~FakeClient() override;
-  FakeClient(const FakeClient&) = delete;
-  FakeClient& operator=(const FakeClient&) = delete;
-
-  // ---- Client ----
-  void get(const std::string& path, bool watch, GetCallback cb) override;
-  void getChildren(const std::string& path, bool watch, ChildrenCallback cb) override;
-  void exists(const std::string& path, bool watch, StatCallback cb) override;
-  void getAcl(const std::string& path, AclCallback cb) override;
-  void create(CreateOp op, CreateCallback cb) override;
-  void set(SetOp op, StatCallback cb) override;
-  void remove(DeleteOp op, VoidCallback cb) override;
-  void setAcl(const std::string& path, AclList acl, int32_t version, VoidCallback cb) override;
-  void multi(std::vector<Op> ops, MultiCallback cb) override;
-  void setWatchListener(WatchListener listener) override;
-  void setSessionListener(SessionListener listener) override;
-  // Closes the live session (its ephemerals go; pending requests fail with
-  // kClosing), opens a new one with generation + 1 and delivers kConnected.
-  // Fails with kTimeout at once when the server does not accept connections.
-  Status reopen(std::chrono::milliseconds timeout) override;
-  // Closes the session; requests then fail with kClosing. No session event,
-  // and events not yet delivered are dropped.
-  void close() override;
-  SessionState state() const override;
-  uint64_t generation() const override;
-  int64_t sessionId() const override;
-  size_t pending() const override;
-
-  // ---- Test controls ----
-  // The server expires the session: its ephemerals are deleted (firing other
-  // sessions' watches) and its watches dropped. If connected, the client
-  // learns at once: pending requests fail with kSessionExpired, kExpired is
-  // delivered, and requests fail with kSessionExpired until reopen(). If
-  // disconnected, it learns on reconnect(), as a real client would.
-  void expireSession();
-  // The connection drops; the session lives on. Pending requests fail with
-  // kConnectionLoss, kConnecting is delivered, and requests fail with
-  // kConnectionLoss until reconnect(). Watches fired meanwhile are recovered
-  // on reconnect from the client's last zxid, as the C client's SetWatches does.
-  void disconnect();
-  // Back to the same session: kConnected, then the recovered watch events.
-  // Returns the new state: kConnected, kExpired (the session expired while
-  // away; kExpired is delivered) or kConnecting (refused; still disconnected).
-  SessionState reconnect();
-  // Adds credentials to the live session and to every later one. A scheme
-  // other than "digest" fails authentication (state kAuthFailed) as on a server.
-  void addAuth(const std::string& scheme, const std::string& credentials);
-  // While paused, issued requests stay pending (not executed), e.g. to make
-  // them be in flight when the session ends. Events are still delivered.
-  void pauseRequests();
-  void resumeRequests();
-  // Waits until every issued request has completed (callback returned) and
-  // every queued event was delivered; paused requests do not count. False on
-  // timeout or when called from this client's completion thread.
-  bool waitIdle(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
-
-  FakeCounters counters() const;  // this client's requests, over all its sessions
-  void resetCounters();
-  int64_t lastZxid() const;       // the newest zxid this client has seen in a reply
-  size_t watchCount() const;      // watches this client holds (data, exist and child)
-  const std::shared_ptr<FakeServer>& server() const { return server_; }
-
-  struct Core;
-
- private:
-  std::shared_ptr<FakeServer> server_;
-  std::shared_ptr<Core> core_;
 };
 
 }  // namespace zks::zk
