@@ -7,7 +7,8 @@
 // What the client side adds to the server's rules (as the 3.8 C and Java
 // clients do):
 //  - Paths are checked before sending (kBadArguments, never sent); a multi
-//    or multiRead with one bad path is refused whole, with no per-op results.
+//    with one bad path is refused whole, with no per-op results, while a
+//    multiRead answers kBadArguments for that op only.
 //  - A registry of the watches the session set (one-shot data, exist and
 //    child watches; persistent and recursive ones). A notification is
 //    delivered once, with WatchEvent::origins naming every registration it
@@ -85,7 +86,8 @@ class FakeClient final : public Client {
   void setSessionListener(SessionListener listener) override;
   // Closes the live session (its ephemerals go; pending requests fail with
   // kClosing), opens a new one with generation + 1 and delivers kConnected.
-  // Fails with kTimeout at once when the server does not accept connections.
+  // Fails with kTimeout at once when the server does not accept connections,
+  // and with kZooKeeper when it refuses an auth entry (state kAuthFailed).
   Status reopen(std::chrono::milliseconds timeout) override;
   // Closes the session; requests then fail with kClosing. No session event,
   // and events not yet delivered are dropped.

@@ -5,6 +5,7 @@
 
 #include <variant>
 
+#include "testdoubles/fake/paths.h"
 #include "testdoubles/fake/server_impl.h"
 
 namespace zks::zk {
@@ -53,7 +54,12 @@ class Executor {
     count({.reads = r.ops.size(), .multi_reads = 1});
     MultiReadResult res;
     res.results.reserve(r.ops.size());
-    for (const auto& op : r.ops) res.results.push_back(fake::ops::read(impl_.store, caller_, op));
+    for (const auto& op : r.ops) {
+      // Each op is answered on its own, a bad path too (as the pipelined
+      // emulation of multiRead answers it).
+      res.results.push_back(fake::validPath(op.path, false) ? fake::ops::read(impl_.store, caller_, op)
+                                                            : ReadResult{.code = Code::kBadArguments});
+    }
     return fake::bind(r, std::move(res));
   }
 

@@ -107,7 +107,9 @@ Status FakeServer::Impl::openSession(const std::shared_ptr<FakeClient::Core>& co
   for (const auto& a : auth) {
     if (!addAuth(s, a.scheme, a.credentials)) {
       authFailed(*core);  // ends the session: `s` is gone
-      break;
+      // Like the real clients: reopen() fails, naming the scheme only.
+      return fail(ErrorCode::kZooKeeper, "fake ZooKeeper server refused authentication with scheme '" +
+                                             a.scheme + "'");
     }
   }
   return {};
