@@ -14,3 +14,11 @@ foreach(backend libzookeeper native)
   add_test(NAME zk_conformance_${backend} COMMAND zk_conformance_test --gtest_filter=*/${backend})
   set_tests_properties(zk_conformance_${backend} PROPERTIES LABELS integration RUN_SERIAL TRUE TIMEOUT 300)
 endforeach()
+
+# The rules the fake mirrors for requests the packaged C client cannot send
+# (addWatch, removeWatches, multiRead), checked on the wire against a real
+# server until a backend that sends them runs the suite above.
+add_test(NAME zk_server_watch_semantics
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/zk_server_watch_semantics_test.py)
+set_tests_properties(zk_server_watch_semantics PROPERTIES LABELS integration SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
+  TIMEOUT 120)
