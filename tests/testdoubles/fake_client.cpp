@@ -100,8 +100,8 @@ Status FakeClient::reopen(std::chrono::milliseconds /*timeout*/) {
 void FakeClient::close() {
   auto& impl = *server_->impl_;
   std::lock_guard slk(impl.mu);
+  impl.closeSession(core_->session_id);  // without the core's lock (server_impl.h)
   std::lock_guard lk(core_->mu);
-  impl.closeSession(core_->session_id);
   core_->failQueuedLocked(Code::kClosing);
   core_->watches.clear();
   core_->state = SessionState::kClosed;
@@ -127,7 +127,6 @@ size_t FakeClient::pending() const {
 
 void FakeClient::expireSession() {
   std::lock_guard slk(server_->impl_->mu);
-  std::lock_guard lk(core_->mu);
   server_->impl_->expire(*core_);
 }
 
@@ -146,8 +145,10 @@ SessionState FakeClient::reconnect() {
 void FakeClient::addAuth(const std::string& scheme, const std::string& credentials) {
   auto& impl = *server_->impl_;
   std::lock_guard slk(impl.mu);
-  std::lock_guard lk(core_->mu);
-  core_->added_auth.push_back(AuthEntry{scheme, credentials});
+  {
+    std::lock_guard lk(core_->mu);
+    core_->added_auth.push_back(AuthEntry{scheme, credentials});
+  }
   auto it = impl.sessions.find(core_->session_id);
   if (it == impl.sessions.end()) return;
   if (!impl.addAuth(it->second, scheme, credentials)) impl.authFailed(*core_);

@@ -5,7 +5,9 @@
 //
 // Locking: FakeServer::Impl::mu first, then a Core::mu. Every change of the
 // session view (state, generation, session_id, watch registry) happens with
-// both held, so the server sees a consistent view while executing a request.
+// both held, so the server sees a consistent view while executing a request
+// and may read it with its own lock alone. A core's lock is never held while
+// a session ends (that notifies other cores; see server_impl.h).
 
 #include <condition_variable>
 #include <deque>

@@ -46,7 +46,11 @@ struct FakeServer::Impl {
   // ---- request execution (execute.cpp) ----
   void execute(FakeClient::Core& core, fake::Request& req);
 
-  // ---- sessions (sessions.cpp); the core's mu is taken inside or held ----
+  // ---- sessions (sessions.cpp) ----
+  // A session's end fires other sessions' watches, which takes their cores'
+  // locks: no core lock may be held while one ends (closeSession and the
+  // calls that end a session take the core's lock themselves).
+  //
   // `announce`: deliver kConnected. The constructor's first open stays
   // silent: no listener can be set before it.
   Status openSession(const std::shared_ptr<FakeClient::Core>& core, bool announce);
@@ -55,11 +59,12 @@ struct FakeServer::Impl {
   void closeSession(int64_t session_id);
   // false: a scheme the server has no provider for.
   bool addAuth(Session& session, const std::string& scheme, const std::string& credentials);
-  // With the core's mu held:
+  // Without the core's lock:
   void authFailed(FakeClient::Core& c);
+  void expire(FakeClient::Core& c);
+  // With the core's lock held (they end no session):
   void disconnect(FakeClient::Core& c);
   SessionState reconnect(FakeClient::Core& c);
-  void expire(FakeClient::Core& c);
 
  private:
   int64_t createSession(const std::shared_ptr<FakeClient::Core>& core, const std::string& address);

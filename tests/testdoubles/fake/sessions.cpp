@@ -83,41 +83,49 @@ void FakeServer::Impl::setWatches(FakeClient::Core& c, int64_t relative_zxid) {
 }
 
 Status FakeServer::Impl::openSession(const std::shared_ptr<FakeClient::Core>& core, bool announce) {
-  std::lock_guard lk(core->mu);
-  if (sessions.contains(core->session_id)) {
-    closeSession(core->session_id);
-    core->failQueuedLocked(Code::kClosing);
-  } else {
-    core->failQueuedLocked(pendingCode(core->state));
-  }
-  core->watches.clear();
-  core->session_id = 0;
-  if (!accepting) {
-    core->state = SessionState::kClosed;
-    return fail(ErrorCode::kTimeout, "fake ZooKeeper server does not accept connections");
-  }
-  core->generation += 1;
-  core->session_id = createSession(core, core->options.address);
-  core->state = SessionState::kConnected;
-  core->last_zxid = store.zxid();
-  if (announce) core->sessionEventLocked(SessionState::kConnected);
-  Session& s = sessions.at(core->session_id);
-  std::vector<AuthEntry> auth = core->options.auth;
-  auth.insert(auth.end(), core->added_auth.begin(), core->added_auth.end());
-  for (const auto& a : auth) {
-    if (!addAuth(s, a.scheme, a.credentials)) {
-      authFailed(*core);  // ends the session: `s` is gone
-      // Like the real clients: reopen() fails, naming the scheme only.
-      return fail(ErrorCode::kZooKeeper, "fake ZooKeeper server refused authentication with scheme '" +
-                                             a.scheme + "'");
+  // The old session ends first, without the core's lock: its end fires
+  // other sessions' watches, which takes their cores' locks.
+  const bool had_session = sessions.contains(core->session_id);
+  if (had_session) closeSession(core->session_id);
+  std::string refused_scheme;
+  {
+    std::lock_guard lk(core->mu);
+    core->failQueuedLocked(had_session ? Code::kClosing : pendingCode(core->state));
+    core->watches.clear();
+    core->session_id = 0;
+    if (!accepting) {
+      core->state = SessionState::kClosed;
+      return fail(ErrorCode::kTimeout, "fake ZooKeeper server does not accept connections");
+    }
+    core->generation += 1;
+    core->session_id = createSession(core, core->options.address);
+    core->state = SessionState::kConnected;
+    core->last_zxid = store.zxid();
+    if (announce) core->sessionEventLocked(SessionState::kConnected);
+    Session& s = sessions.at(core->session_id);
+    std::vector<AuthEntry> auth = core->options.auth;
+    auth.insert(auth.end(), core->added_auth.begin(), core->added_auth.end());
+    for (const auto& a : auth) {
+      if (!addAuth(s, a.scheme, a.credentials)) {
+        refused_scheme = a.scheme;
+        break;
+      }
     }
   }
-  return {};
+  if (refused_scheme.empty()) return {};
+  authFailed(*core);
+  // Like the real clients: reopen() fails, naming the scheme only.
+  return fail(ErrorCode::kZooKeeper,
+              "fake ZooKeeper server refused authentication with scheme '" + refused_scheme + "'");
 }
 
 void FakeServer::Impl::authFailed(FakeClient::Core& c) {
+  // The session view changes only with both locks held, so reading it with
+  // the server's lock alone is safe; the core's lock is not held while the
+  // session's end fires other sessions' watches.
   if (c.state != SessionState::kConnected) return;
   closeSession(c.session_id);
+  std::lock_guard lk(c.mu);
   c.failQueuedLocked(Code::kAuthFailed);
   c.watches.clear();
   c.state = SessionState::kAuthFailed;
@@ -156,7 +164,8 @@ SessionState FakeServer::Impl::reconnect(FakeClient::Core& c) {
 
 void FakeServer::Impl::expire(FakeClient::Core& c) {
   if (!sessions.contains(c.session_id)) return;
-  closeSession(c.session_id);
+  closeSession(c.session_id);  // see authFailed() about the locks
+  std::lock_guard lk(c.mu);
   if (c.state != SessionState::kConnected) return;  // learnt on reconnect
   c.failQueuedLocked(Code::kSessionExpired);
   c.watches.clear();
