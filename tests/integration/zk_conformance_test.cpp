@@ -13,6 +13,8 @@
 // Events of one session arrive in order, so a barrier (a watch the test
 // sets and fires itself) proves that nothing else was coming before it.
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -25,8 +27,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "support/digest.h"
 #include "support/wait.h"
@@ -159,9 +159,7 @@ void PrintTo(const Seen& s, std::ostream* os) {
   *os << eventTypeName(s.type) << " " << s.path << " origins=" << int{s.origins};
 }
 
-std::string entryOf(EventType type, const std::string& path) {
-  return std::string(eventTypeName(type)) + " " + path;
-}
+std::string entryOf(EventType type, const std::string& path) { return std::string(eventTypeName(type)) + " " + path; }
 
 class Log {
  public:
@@ -212,9 +210,8 @@ class Log {
     return waitFor(
         [&] {
           std::lock_guard lock(mutex_);
-          return std::any_of(sessions_.begin(), sessions_.end(), [&](const SessionEvent& e) {
-            return e.state == state && e.generation == generation;
-          });
+          return std::any_of(sessions_.begin(), sessions_.end(),
+                             [&](const SessionEvent& e) { return e.state == state && e.generation == generation; });
         },
         timeout);
   }
@@ -374,9 +371,9 @@ class ZkConformance : public ::testing::TestWithParam<BackendSpec> {
   int barriers_ = 0;
 };
 
-#define SKIP_WITHOUT_PERSISTENT_WATCHES(client)                                        \
-  if (!(client).capabilities().persistent_watches) {                                  \
-    GTEST_SKIP() << "backend lacks capabilities().persistent_watches";                \
+#define SKIP_WITHOUT_PERSISTENT_WATCHES(client)                        \
+  if (!(client).capabilities().persistent_watches) {                   \
+    GTEST_SKIP() << "backend lacks capabilities().persistent_watches"; \
   }
 
 // ---------------------------------------------------------------------------
@@ -534,15 +531,14 @@ TEST_P(ZkConformance, EphemeralNodesBelongToTheirSession) {
 TEST_P(ZkConformance, ContainerAndTtlNodesLookPersistentToClients) {
   auto c = connect();
   ASSERT_TRUE(c);
-  ASSERT_EQ(createSync(*c, CreateOp{.path = at("ttl"), .mode = CreateMode::kPersistentWithTtl, .ttl_ms = 60000})
-                .code,
+  ASSERT_EQ(createSync(*c, CreateOp{.path = at("ttl"), .mode = CreateMode::kPersistentWithTtl, .ttl_ms = 60000}).code,
             Code::kOk);
   ASSERT_EQ(createSync(*c, CreateOp{.path = at("box"), .mode = CreateMode::kContainer}).code, Code::kOk);
   // 3.8 reports ephemeralOwner 0 for both (DataNode.copyStat).
   EXPECT_EQ(existsSync(*c, at("ttl")).stat.ephemeral_owner, 0);
   EXPECT_EQ(existsSync(*c, at("box")).stat.ephemeral_owner, 0);
-  auto seq = createSync(*c, CreateOp{.path = at("ttls-"), .mode = CreateMode::kPersistentSequentialWithTtl,
-                                      .ttl_ms = 60000});
+  auto seq =
+      createSync(*c, CreateOp{.path = at("ttls-"), .mode = CreateMode::kPersistentSequentialWithTtl, .ttl_ms = 60000});
   ASSERT_EQ(seq.code, Code::kOk);
   EXPECT_EQ(seq.path, at("ttls-0000000002"));
   EXPECT_EQ(createSync(*c, CreateOp{.path = at("ttl0"), .mode = CreateMode::kPersistentWithTtl, .ttl_ms = 0}).code,
@@ -593,8 +589,7 @@ TEST_P(ZkConformance, AclsAreReadWrittenAndEnforced) {
   EXPECT_EQ(createSync(*c, CreateOp{.path = at("bogus"), .acl = {Acl{perm::kAll, "bogus", "x"}}}).code,
             Code::kInvalidAcl);
   EXPECT_EQ(createSync(*c, CreateOp{.path = at("none"), .acl = {}}).code, Code::kInvalidAcl);
-  EXPECT_EQ(createSync(*c, CreateOp{.path = at("auth"), .acl = {Acl{perm::kAll, "auth", ""}}}).code,
-            Code::kInvalidAcl)
+  EXPECT_EQ(createSync(*c, CreateOp{.path = at("auth"), .acl = {Acl{perm::kAll, "auth", ""}}}).code, Code::kInvalidAcl)
       << "scheme auth needs an authenticated session";
   EXPECT_EQ(setAclSync(*c, at("missing"), {}).code, Code::kInvalidAcl) << "the ACL is checked before the node";
 }
@@ -609,8 +604,7 @@ TEST_P(ZkConformance, DigestAuthOpensWhatItsAclGrants) {
   EXPECT_EQ(getSync(*alice, secret).data, "s");
   EXPECT_EQ(getAclSync(*alice, secret).acl, alice_only);
   // "auth" stands for the session's own digest identity.
-  ASSERT_EQ(createSync(*alice, CreateOp{.path = at("mine"), .acl = {Acl{perm::kRead | perm::kAdmin, "auth", ""}}})
-                .code,
+  ASSERT_EQ(createSync(*alice, CreateOp{.path = at("mine"), .acl = {Acl{perm::kRead | perm::kAdmin, "auth", ""}}}).code,
             Code::kOk);
   EXPECT_EQ(getAclSync(*alice, at("mine")).acl, (AclList{Acl{perm::kRead | perm::kAdmin, "digest", alice_id}}));
 
@@ -677,14 +671,17 @@ TEST_P(ZkConformance, MultiAppliesAllOrNothingAndNamesTheFailingOp) {
   };
   const Failure failures[] = {
       {"bad version in the middle",
-       {CreateOp{.path = n + "/x"}, SetOp{.path = n, .data = "no", .version = 0}, DeleteOp{.path = n + "/q-0000000001"}},
+       {CreateOp{.path = n + "/x"}, SetOp{.path = n, .data = "no", .version = 0},
+        DeleteOp{.path = n + "/q-0000000001"}},
        Code::kBadVersion,
        {Code::kOk, Code::kBadVersion, Code::kRuntimeInconsistency}},
       {"second create collides with the first",
        {CreateOp{.path = n + "/y"}, CreateOp{.path = n + "/y"}},
        Code::kNodeExists,
        {Code::kOk, Code::kNodeExists}},
-      {"first op fails", {CheckOp{.path = n + "/none"}, CreateOp{.path = n + "/z"}}, Code::kNoNode,
+      {"first op fails",
+       {CheckOp{.path = n + "/none"}, CreateOp{.path = n + "/z"}},
+       Code::kNoNode,
        {Code::kNoNode, Code::kRuntimeInconsistency}},
       {"delete of a node made non-empty earlier in the multi",
        {CreateOp{.path = n + "/d"}, CreateOp{.path = n + "/d/e"}, DeleteOp{.path = n + "/d"}},
@@ -725,12 +722,9 @@ TEST_P(ZkConformance, MultiReadAnswersEachOpOnItsOwn) {
   const AclList alice_only = {Acl{perm::kAll, "digest", testing::digestAclId("alice:wonderland")}};
   ASSERT_EQ(createSync(*alice, CreateOp{.path = at("secret"), .data = "s", .acl = alice_only}).code, Code::kOk);
 
-  auto r = multiReadSync(*c, {ReadOp{ReadKind::kGetData, at("d")},
-                              ReadOp{ReadKind::kGetChildren, at("d")},
-                              ReadOp{ReadKind::kGetData, at("missing")},
-                              ReadOp{ReadKind::kGetChildren, at("missing")},
-                              ReadOp{ReadKind::kGetData, at("secret")},
-                              ReadOp{ReadKind::kGetChildren, at("secret")},
+  auto r = multiReadSync(*c, {ReadOp{ReadKind::kGetData, at("d")}, ReadOp{ReadKind::kGetChildren, at("d")},
+                              ReadOp{ReadKind::kGetData, at("missing")}, ReadOp{ReadKind::kGetChildren, at("missing")},
+                              ReadOp{ReadKind::kGetData, at("secret")}, ReadOp{ReadKind::kGetChildren, at("secret")},
                               ReadOp{ReadKind::kGetData, at("d/c2")}});
   ASSERT_EQ(r.code, Code::kOk);
   ASSERT_EQ(r.results.size(), 7u);
@@ -826,8 +820,8 @@ TEST_P(ZkConformance, ADeleteFiresDataAndChildWatchesAsOneEvent) {
   ASSERT_EQ(getChildrenSync(*c, n, true).code, Code::kOk);
   ASSERT_EQ(removeSync(*admin_, DeleteOp{.path = n}).code, Code::kOk);
   barrier(*c, log);
-  EXPECT_EQ(log.events(n), (std::vector<Seen>{{EventType::kChildrenChanged, n, kOneShot},
-                                              {EventType::kDeleted, n, kOneShot}}));
+  EXPECT_EQ(log.events(n),
+            (std::vector<Seen>{{EventType::kChildrenChanged, n, kOneShot}, {EventType::kDeleted, n, kOneShot}}));
 }
 
 TEST_P(ZkConformance, ReadsOfMissingOrForbiddenNodesSetNoWatch) {
@@ -892,9 +886,8 @@ TEST_P(ZkConformance, RecursiveWatchFiresForDeepDescendantsButNeverChildrenChang
   ASSERT_EQ(setSync(*admin_, SetOp{.path = w + "/a/b/c", .data = "x"}).code, Code::kOk);
   ASSERT_EQ(removeSync(*admin_, DeleteOp{.path = w + "/a/b/c"}).code, Code::kOk);
   ASSERT_EQ(setSync(*admin_, SetOp{.path = w, .data = "top"}).code, Code::kOk);
-  ASSERT_EQ(multiSync(*admin_, {SetOp{.path = w + "/a", .data = "m"}, DeleteOp{.path = w + "/a/b"}}).code,
-            Code::kOk);
-  ASSERT_EQ(setAclSync(*admin_, w + "/a", openAcl()).code, Code::kOk);  // setAcl fires nothing
+  ASSERT_EQ(multiSync(*admin_, {SetOp{.path = w + "/a", .data = "m"}, DeleteOp{.path = w + "/a/b"}}).code, Code::kOk);
+  ASSERT_EQ(setAclSync(*admin_, w + "/a", openAcl()).code, Code::kOk);             // setAcl fires nothing
   ASSERT_EQ(createSync(*admin_, CreateOp{.path = at("beside")}).code, Code::kOk);  // outside: nothing
   barrier(*c, log);
   EXPECT_EQ(log.events(root_), (std::vector<Seen>{{EventType::kCreated, w + "/a", kRecursive},
@@ -1081,14 +1074,15 @@ TEST_P(ZkConformance, OwnWritesFireTheirWatchesBeforeTheirReply) {
   c->multi({SetOp{.path = n, .data = "y"}, CreateOp{.path = n + "/kid"}},
            [&](MultiResult r) { log.note("reply multi " + std::string(codeName(r.code))); });
   ASSERT_EQ(existsSync(*c, n + "/kid", true).code, Code::kOk);
-  c->remove(DeleteOp{.path = n + "/kid"}, [&](VoidResult r) { log.note("reply remove " + std::string(codeName(r.code))); });
+  c->remove(DeleteOp{.path = n + "/kid"},
+            [&](VoidResult r) { log.note("reply remove " + std::string(codeName(r.code))); });
   barrier(*c, log);
   auto entries = log.entries();
   entries.pop_back();  // the barrier
-  EXPECT_EQ(entries, (std::vector<std::string>{entryOf(EventType::kDataChanged, n), "reply set ok",
-                                               entryOf(EventType::kDataChanged, n),
-                                               entryOf(EventType::kChildrenChanged, n), "reply multi ok",
-                                               entryOf(EventType::kDeleted, n + "/kid"), "reply remove ok"}));
+  EXPECT_EQ(entries,
+            (std::vector<std::string>{entryOf(EventType::kDataChanged, n), "reply set ok",
+                                      entryOf(EventType::kDataChanged, n), entryOf(EventType::kChildrenChanged, n),
+                                      "reply multi ok", entryOf(EventType::kDeleted, n + "/kid"), "reply remove ok"}));
 }
 
 TEST_P(ZkConformance, AnEventComesBeforeTheReplyOfAReadIssuedAfterItsChange) {
@@ -1207,8 +1201,9 @@ TEST_P(ZkConformance, CloseAnswersEveryPendingRequestExactlyOnce) {
   for (size_t i = 0; i < kRequests; ++i) {
     switch (i % 4) {
       case 0: c->get(n, true, tally.callback<GetResult>(i)); break;
-      case 1: c->create(CreateOp{.path = n + "/c-", .mode = CreateMode::kEphemeralSequential},
-                        tally.callback<CreateResult>(i));
+      case 1:
+        c->create(CreateOp{.path = n + "/c-", .mode = CreateMode::kEphemeralSequential},
+                  tally.callback<CreateResult>(i));
         break;
       case 2: c->multiRead({ReadOp{ReadKind::kGetChildren, n}}, tally.callback<MultiReadResult>(i)); break;
       default: c->sync(n, tally.callback<VoidResult>(i)); break;

@@ -47,8 +47,8 @@ inline constexpr Capabilities kAllCapabilities{
     .multi_read = true, .persistent_watches = true, .special_creates_in_multi = true};
 
 struct FakeClientOptions {
-  std::vector<AuthEntry> auth;           // added at the start of every session (scheme "digest")
-  std::string address = "127.0.0.1";     // the client's address, for ip ACLs
+  std::vector<AuthEntry> auth;        // added at the start of every session (scheme "digest")
+  std::string address = "127.0.0.1";  // the client's address, for ip ACLs
   // Open the first session (generation 1) in the constructor, silently: no
   // kConnected event, since no listener can be set yet. false: wait for
   // reopen(), like the real clients.
@@ -128,7 +128,7 @@ class FakeClient final : public Client {
 
   FakeCounters counters() const;  // this client's requests, over all its sessions
   void resetCounters();
-  int64_t lastZxid() const;       // the newest zxid this client has seen in a reply
+  int64_t lastZxid() const;  // the newest zxid this client has seen in a reply
   // Watches this client's registry holds: one-shot data, exist and child
   // watches, persistent and recursive ones (one per path and kind).
   size_t watchCount() const;

@@ -178,8 +178,7 @@ size_t FakeServer::reapExpiredTtl(int64_t now_ms) {
   std::vector<std::string> candidates;
   for (const auto& [path, n] : impl_->store.all()) {
     const auto owner = static_cast<uint64_t>(n.owner);
-    if ((owner & fake::kExtendedMask) != fake::kExtendedMask || owner == fake::kContainerOwner ||
-        !n.children.empty()) {
+    if ((owner & fake::kExtendedMask) != fake::kExtendedMask || owner == fake::kContainerOwner || !n.children.empty()) {
       continue;
     }
     const auto ttl = static_cast<int64_t>(owner & ~fake::kExtendedMask);

@@ -123,8 +123,8 @@ struct FakeServerOptions {
   bool expose_extended_owner = false;  // report 0x80.. / 0xFF.. | ttl in ephemeralOwner
   bool system_nodes = true;            // /zookeeper, /zookeeper/quota, /zookeeper/config
   ChildOrder child_order = ChildOrder::kHashed;
-  std::string super_digest;            // "super:<digest>", as -Dzookeeper.DigestAuthenticationProvider.superDigest
-  std::function<int64_t()> clock;      // ctime/mtime in ms since epoch; default: the system clock
+  std::string super_digest;        // "super:<digest>", as -Dzookeeper.DigestAuthenticationProvider.superDigest
+  std::function<int64_t()> clock;  // ctime/mtime in ms since epoch; default: the system clock
   // ZOOKEEPER-4466 as in 3.8.0 (see above); false: the one-shot watch is
   // added beside the persistent or recursive one, as fixed servers do.
   bool one_shot_replaces_persistent = true;

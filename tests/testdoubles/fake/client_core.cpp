@@ -70,9 +70,7 @@ void FakeClient::Core::loop() {
       busy = true;
       std::function<void()> fn;
       switch (d.kind) {
-        case Delivery::Kind::kResponse:
-          fn = std::move(d.fn);
-          break;
+        case Delivery::Kind::kResponse: fn = std::move(d.fn); break;
         case Delivery::Kind::kWatch:
           // Events of an older session, or of a closed client, are never delivered.
           if (watch_listener && d.session_id == session_id && d.watch.generation == generation &&

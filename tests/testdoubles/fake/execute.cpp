@@ -67,8 +67,7 @@ class Executor {
 
   std::function<void()> operator()(fake::AddWatchReq& r) {
     impl_.watches.addWatch(r.path, sid_, r.mode);
-    registerLocally(r.mode == AddWatchMode::kPersistent ? core_.watches.persistent : core_.watches.recursive,
-                    r.path);
+    registerLocally(r.mode == AddWatchMode::kPersistent ? core_.watches.persistent : core_.watches.recursive, r.path);
     return fake::bind(r, VoidResult{});
   }
 

@@ -29,8 +29,7 @@ Code create(Store& store, Txn& txn, const Caller& caller, const CreateOp& op, st
 Code set(Store& store, Txn& txn, const Caller& caller, const SetOp& op, Stat& stat);
 Code remove(Store& store, Txn& txn, const Caller& caller, const DeleteOp& op);
 Code check(const Store& store, const Caller& caller, const CheckOp& op);
-Code setAcl(Store& store, Txn& txn, const Caller& caller, const std::string& path, const AclList& acl,
-            int32_t version);
+Code setAcl(Store& store, Txn& txn, const Caller& caller, const std::string& path, const AclList& acl, int32_t version);
 // All or nothing. On failure `txn` is rolled back and the results say which
 // op failed: kOk before it, its code, kRuntimeInconsistency after it.
 MultiResult multi(Store& store, Txn& txn, const Caller& caller, const std::vector<Op>& ops);

@@ -17,6 +17,11 @@ uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
+int64_t systemClockMs() {
+  using std::chrono::duration_cast, std::chrono::milliseconds, std::chrono::system_clock;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 void Txn::rollback() {
@@ -46,10 +51,7 @@ Store::Store(const FakeServerOptions& options) : options_(options) {
 Txn Store::begin() {
   Txn txn;
   txn.zxid = ++zxid_;
-  txn.time = options_.clock ? options_.clock()
-                            : std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
+  txn.time = options_.clock ? options_.clock() : systemClockMs();
   return txn;
 }
 
@@ -116,14 +118,13 @@ void Store::erase(Txn& txn, const std::string& path) {
 
 void Store::setData(Txn& txn, const std::string& path, std::string data) {
   Node& n = at(path);
-  txn.undo.push_back(
-      [this, path, data = n.data, version = n.version, mzxid = n.mzxid, mtime = n.mtime]() mutable {
-        Node& m = at(path);
-        m.data = std::move(data);
-        m.version = version;
-        m.mzxid = mzxid;
-        m.mtime = mtime;
-      });
+  txn.undo.push_back([this, path, data = n.data, version = n.version, mzxid = n.mzxid, mtime = n.mtime]() mutable {
+    Node& m = at(path);
+    m.data = std::move(data);
+    m.version = version;
+    m.mzxid = mzxid;
+    m.mtime = mtime;
+  });
   n.data = std::move(data);
   n.version += 1;
   n.mzxid = txn.zxid;

@@ -78,20 +78,15 @@ std::set<int64_t> ServerWatches::trigger(EventType type, const std::string& path
   std::set<int64_t> out;
   switch (type) {
     case EventType::kCreated:
-    case EventType::kDataChanged:
-      triggerIn(data_, type, path, out);
-      break;
-    case EventType::kChildrenChanged:
-      triggerIn(child_, type, path, out);
-      break;
+    case EventType::kDataChanged: triggerIn(data_, type, path, out); break;
+    case EventType::kChildrenChanged: triggerIn(child_, type, path, out); break;
     case EventType::kDeleted:
       // The child manager's trigger is suppressed for sessions the data
       // manager already notified: one event per session.
       triggerIn(data_, type, path, out);
       triggerIn(child_, type, path, out);
       break;
-    case EventType::kNotWatching:
-      break;
+    case EventType::kNotWatching: break;
   }
   return out;
 }
@@ -115,16 +110,13 @@ uint8_t ClientWatches::match(EventType type, const std::string& path) {
       take(data);
       take(exist);
       break;
-    case EventType::kChildrenChanged:
-      take(child);
-      break;
+    case EventType::kChildrenChanged: take(child); break;
     case EventType::kDeleted:
       take(data);
       take(exist);
       take(child);
       break;
-    case EventType::kNotWatching:
-      return 0;
+    case EventType::kNotWatching: return 0;
   }
   if (persistent.contains(path)) origins |= watch_origin::kPersistent;
   // A recursive registration never takes children changed (ZOOKEEPER-4475).
