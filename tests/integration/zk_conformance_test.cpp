@@ -93,6 +93,8 @@ class RealSite final : public Site {
     options.auth = std::move(auth);
     return makeClient(std::move(options));
   }
+  // support/zk_session.h; it must learn the native client's session id and
+  // password when that client lands.
   Status expire(Client& client) override { return testing::expireSession(client); }
 
  private:
