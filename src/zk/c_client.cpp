@@ -442,6 +442,14 @@ struct MultiRequest final : TypedRequest<MultiResult, MultiCallback> {
   std::vector<::Stat> stats;
 };
 
+struct SyncRequest final : TypedRequest<VoidResult, VoidCallback> {
+  int issue(zhandle_t* zh) override { return zoo_async(zh, path.c_str(), &done, this); }
+  static void done(int rc, const char* /*path*/, const void* data) noexcept {
+    completeFromC(requestOf<SyncRequest>(data), rc, [](VoidResult&) {});
+  }
+  std::string path;
+};
+
 // ---- the client ----
 
 class CClient final : public Client {
@@ -458,6 +466,11 @@ class CClient final : public Client {
   void remove(DeleteOp op, VoidCallback cb) override;
   void setAcl(const std::string& path, AclList acl, int32_t version, VoidCallback cb) override;
   void multi(std::vector<Op> ops, MultiCallback cb) override;
+  // The packaged C client has neither multiRead nor addWatch: multiRead is
+  // the base class's pipelined emulation, addWatch/removeWatches answer
+  // kUnimplemented, and multi() refuses container and TTL creates.
+  Capabilities capabilities() const override { return {}; }
+  void sync(const std::string& path, VoidCallback cb) override;
 
   void setWatchListener(WatchListener listener) override;
   void setSessionListener(SessionListener listener) override;
@@ -738,6 +751,13 @@ void CClient::setAcl(const std::string& path, AclList acl, int32_t version, Void
 void CClient::multi(std::vector<Op> ops, MultiCallback cb) {
   auto r = std::make_unique<MultiRequest>();
   r->ops = std::move(ops);
+  r->cb = std::move(cb);
+  submit(std::move(r));
+}
+
+void CClient::sync(const std::string& path, VoidCallback cb) {
+  auto r = std::make_unique<SyncRequest>();
+  r->path = path;
   r->cb = std::move(cb);
   submit(std::move(r));
 }

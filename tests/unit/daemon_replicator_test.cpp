@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/replicator.h"
-#include "zk/fake_client.h"
+#include "testdoubles/fake_client.h"
 
 namespace zks::daemon {
 namespace {

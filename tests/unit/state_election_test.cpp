@@ -9,9 +9,9 @@
 #include "state/election.h"
 #include "state/store.h"
 #include "support/wait.h"
+#include "testdoubles/fake_client.h"
+#include "testdoubles/fault_client.h"
 #include "zk/blocking.h"
-#include "zk/fake_client.h"
-#include "zk/fault_client.h"
 
 namespace zks::state {
 namespace {

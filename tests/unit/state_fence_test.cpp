@@ -6,9 +6,9 @@
 #include "state/counters.h"
 #include "state/failover.h"
 #include "state/store.h"
+#include "testdoubles/fake_client.h"
+#include "testdoubles/fault_client.h"
 #include "zk/blocking.h"
-#include "zk/fake_client.h"
-#include "zk/fault_client.h"
 
 namespace zks::state {
 namespace {

@@ -8,9 +8,9 @@
 #include <set>
 #include <thread>
 
+#include "testdoubles/fake_client.h"
+#include "testdoubles/fault_client.h"
 #include "zk/blocking.h"
-#include "zk/fake_client.h"
-#include "zk/fault_client.h"
 
 namespace zks::zk {
 namespace {
@@ -93,6 +93,82 @@ TEST_F(FaultTest, MultiFailsAsAWholeInBothModes) {
   EXPECT_EQ(r3.code, Code::kOk);
   ASSERT_EQ(r3.results.size(), 1u);
   EXPECT_EQ(r3.results[0].path, "/other");
+}
+
+MultiReadResult multiReadSync(Client& c, std::vector<ReadOp> ops) {
+  return await<MultiReadResult>([&](auto cb) { c.multiRead(std::move(ops), std::move(cb)); });
+}
+VoidResult addWatchSync(Client& c, const std::string& path, AddWatchMode mode) {
+  return await<VoidResult>([&](auto cb) { c.addWatch(path, mode, std::move(cb)); });
+}
+VoidResult removeWatchesSync(Client& c, const std::string& path) {
+  return await<VoidResult>([&](auto cb) { c.removeWatches(path, std::move(cb)); });
+}
+VoidResult syncSync(Client& c, const std::string& path) {
+  return await<VoidResult>([&](auto cb) { c.sync(path, std::move(cb)); });
+}
+
+TEST_F(FaultTest, NewerCallsFailBeforeWithoutReachingTheInnerClient) {
+  ASSERT_EQ(server_->createDirect(createOp("/w")).code, Code::kOk);
+  FaultClient c(fake_);
+  c.addRule(FaultRule{.ops = op_mask::kWatches | op_mask::bit(OpKind::kMultiRead) | op_mask::bit(OpKind::kSync)});
+  auto reads = multiReadSync(c, {ReadOp{ReadKind::kGetData, "/w"}, ReadOp{ReadKind::kGetChildren, "/w"}});
+  EXPECT_EQ(reads.code, Code::kConnectionLoss);
+  EXPECT_TRUE(reads.results.empty());
+  EXPECT_EQ(addWatchSync(c, "/w", AddWatchMode::kPersistentRecursive).code, Code::kConnectionLoss);
+  EXPECT_EQ(fake_->watchCount(), 0u) << "the watch was never set";
+  EXPECT_EQ(removeWatchesSync(c, "/w").code, Code::kConnectionLoss);
+  EXPECT_EQ(syncSync(c, "/w").code, Code::kConnectionLoss);
+  EXPECT_EQ(fake_->counters().multi_reads, 0u);
+  EXPECT_EQ(c.injected(), 4u);
+  EXPECT_EQ(getSync(c, "/w").code, Code::kOk) << "other kinds pass";
+}
+
+TEST_F(FaultTest, NewerCallsApplyThenReportATimeout) {
+  ASSERT_EQ(server_->createDirect(createOp("/w")).code, Code::kOk);
+  FaultClient c(fake_);
+  std::mutex mu;
+  std::vector<WatchEvent> events;
+  c.setWatchListener([&](const WatchEvent& e) {
+    std::lock_guard lk(mu);
+    events.push_back(e);
+  });
+  c.addRule(FaultRule{.ops = op_mask::kAll, .mode = FaultMode::kApplyThenTimeout});
+  auto reads = multiReadSync(c, {ReadOp{ReadKind::kGetData, "/w"}});
+  EXPECT_EQ(reads.code, Code::kOperationTimeout);
+  EXPECT_TRUE(reads.results.empty()) << "the real answer is lost";
+  EXPECT_EQ(fake_->counters().multi_reads, 1u) << "but it was read";
+  // The watch is set although the caller cannot know: its events arrive,
+  // with the registrations they matched.
+  EXPECT_EQ(addWatchSync(c, "/w", AddWatchMode::kPersistentRecursive).code, Code::kOperationTimeout);
+  server_->createDirect(createOp("/w/kid"));
+  ASSERT_TRUE(fake_->waitIdle());
+  ASSERT_TRUE(c.waitIdle());
+  {
+    std::lock_guard lk(mu);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].type, EventType::kCreated);
+    EXPECT_EQ(events[0].path, "/w/kid");
+    EXPECT_EQ(events[0].origins, watch_origin::kRecursive);
+  }
+  EXPECT_EQ(syncSync(c, "/w").code, Code::kOperationTimeout);
+  EXPECT_EQ(removeWatchesSync(c, "/w").code, Code::kOperationTimeout);
+  EXPECT_EQ(fake_->watchCount(), 0u) << "removed all the same";
+}
+
+TEST_F(FaultTest, CapabilitiesAreTheInnerClients) {
+  FaultClient all(fake_);
+  EXPECT_TRUE(all.capabilities().multi_read);
+  EXPECT_TRUE(all.capabilities().persistent_watches);
+  auto plain = std::make_shared<FakeClient>(server_, FakeClientOptions{.capabilities = Capabilities{}});
+  FaultClient none(plain);
+  EXPECT_FALSE(none.capabilities().multi_read);
+  EXPECT_FALSE(none.capabilities().persistent_watches);
+  // What the inner client lacks it answers itself: emulated or unimplemented.
+  auto reads = multiReadSync(none, {ReadOp{ReadKind::kGetChildren, "/"}});
+  ASSERT_EQ(reads.code, Code::kOk);
+  EXPECT_EQ(reads.results[0].stat.num_children, 1) << "the emulation's getChildren keeps its stat";
+  EXPECT_EQ(addWatchSync(none, "/", AddWatchMode::kPersistent).code, Code::kUnimplemented);
 }
 
 TEST_F(FaultTest, SkipAndMaxFaultsPickTheNthCall) {

@@ -12,8 +12,12 @@
 //    the real answer comes back it is thrown away and the callback gets
 //    kOperationTimeout instead. The op may or may not have been applied:
 //    exactly the unknown outcome a caller must handle by re-reading.
-// Multi requests are matched and failed as a whole; a failed multi has no
-// per-op results.
+// Multi and multiRead requests are matched and failed as a whole; a failed
+// one has no per-op results. addWatch, removeWatches and sync fail the same
+// two ways: kApplyThenTimeout on addWatch leaves the watch set on the inner
+// client while the caller is told the outcome is unknown. capabilities()
+// are the inner client's; calls it lacks are answered by the inner client
+// (its emulation or kUnimplemented), with the faults still injected here.
 //
 // Threading: the FaultClient has its own completion thread. Every callback,
 // watch event and session event the caller sees runs there, one at a time,
@@ -39,16 +43,31 @@
 
 namespace zks::zk {
 
-enum class OpKind : uint8_t { kGet, kGetChildren, kExists, kGetAcl, kCreate, kSet, kRemove, kSetAcl, kMulti };
+enum class OpKind : uint8_t {
+  kGet,
+  kGetChildren,
+  kExists,
+  kGetAcl,
+  kCreate,
+  kSet,
+  kRemove,
+  kSetAcl,
+  kMulti,
+  kMultiRead,
+  kSync,
+  kAddWatch,
+  kRemoveWatches,
+};
 std::string_view opKindName(OpKind kind);
 
 namespace op_mask {
 constexpr uint32_t bit(OpKind kind) { return uint32_t{1} << static_cast<unsigned>(kind); }
-inline constexpr uint32_t kReads =
-    bit(OpKind::kGet) | bit(OpKind::kGetChildren) | bit(OpKind::kExists) | bit(OpKind::kGetAcl);
+inline constexpr uint32_t kReads = bit(OpKind::kGet) | bit(OpKind::kGetChildren) | bit(OpKind::kExists) |
+                                   bit(OpKind::kGetAcl) | bit(OpKind::kMultiRead) | bit(OpKind::kSync);
 inline constexpr uint32_t kWrites = bit(OpKind::kCreate) | bit(OpKind::kSet) | bit(OpKind::kRemove) |
                                     bit(OpKind::kSetAcl) | bit(OpKind::kMulti);
-inline constexpr uint32_t kAll = kReads | kWrites;
+inline constexpr uint32_t kWatches = bit(OpKind::kAddWatch) | bit(OpKind::kRemoveWatches);
+inline constexpr uint32_t kAll = kReads | kWrites | kWatches;
 }  // namespace op_mask
 
 enum class FaultMode : uint8_t { kFailBefore, kApplyThenTimeout };
@@ -56,10 +75,10 @@ enum class FaultMode : uint8_t { kFailBefore, kApplyThenTimeout };
 struct FaultRule {
   uint32_t ops = op_mask::kAll;  // which kinds of request the rule looks at
   // Only requests on a path that starts with this string ("" = any). A multi
-  // matches when any of its ops does.
+  // or multiRead matches when any of its ops does.
   std::string path_prefix;
-  // Extra condition on (kind, path); for a multi it is asked per op path,
-  // with kind kMulti. Empty = always.
+  // Extra condition on (kind, path); for a multi or multiRead it is asked
+  // per op path, with kind kMulti or kMultiRead. Empty = always.
   std::function<bool(OpKind, const std::string&)> predicate;
   uint64_t skip = 0;        // let the first `skip` matching requests through
   uint64_t max_faults = 0;  // stop injecting after this many; 0 = no limit
@@ -96,6 +115,7 @@ class FaultClient final : public Client {
   Client& inner() const { return *inner_; }
 
   // ---- Client ----
+  Capabilities capabilities() const override { return inner_->capabilities(); }
   void get(const std::string& path, bool watch, GetCallback cb) override;
   void getChildren(const std::string& path, bool watch, ChildrenCallback cb) override;
   void exists(const std::string& path, bool watch, StatCallback cb) override;
@@ -105,6 +125,10 @@ class FaultClient final : public Client {
   void remove(DeleteOp op, VoidCallback cb) override;
   void setAcl(const std::string& path, AclList acl, int32_t version, VoidCallback cb) override;
   void multi(std::vector<Op> ops, MultiCallback cb) override;
+  void multiRead(std::vector<ReadOp> ops, MultiReadCallback cb) override;
+  void addWatch(const std::string& path, AddWatchMode mode, VoidCallback cb) override;
+  void removeWatches(const std::string& path, VoidCallback cb) override;
+  void sync(const std::string& path, VoidCallback cb) override;
   void setWatchListener(WatchListener listener) override;
   void setSessionListener(SessionListener listener) override;
   Status reopen(std::chrono::milliseconds timeout) override { return inner_->reopen(timeout); }

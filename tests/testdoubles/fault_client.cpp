@@ -1,4 +1,4 @@
-#include "zk/fault_client.h"
+#include "testdoubles/fault_client.h"
 
 #include <condition_variable>
 #include <deque>
@@ -20,6 +20,10 @@ std::string_view opKindName(OpKind kind) {
     case OpKind::kRemove: return "remove";
     case OpKind::kSetAcl: return "setAcl";
     case OpKind::kMulti: return "multi";
+    case OpKind::kMultiRead: return "multiRead";
+    case OpKind::kSync: return "sync";
+    case OpKind::kAddWatch: return "addWatch";
+    case OpKind::kRemoveWatches: return "removeWatches";
   }
   return "unknown";
 }
@@ -174,6 +178,11 @@ std::vector<const std::string*> pathsOf(const std::string& path) { return {&path
 std::vector<const std::string*> pathsOf(const std::vector<Op>& ops) {
   std::vector<const std::string*> out;
   for (const auto& op : ops) out.push_back(&opPath(op));
+  return out;
+}
+std::vector<const std::string*> pathsOf(const std::vector<ReadOp>& ops) {
+  std::vector<const std::string*> out;
+  for (const auto& op : ops) out.push_back(&op.path);
   return out;
 }
 
@@ -342,6 +351,27 @@ void FaultClient::multi(std::vector<Op> ops, MultiCallback cb) {
   const auto paths = pathsOf(ops);
   route<MultiResult>(core_, OpKind::kMulti, paths, std::move(cb),
                      [&](MultiCallback fwd) { inner_->multi(std::move(ops), std::move(fwd)); });
+}
+
+void FaultClient::multiRead(std::vector<ReadOp> ops, MultiReadCallback cb) {
+  const auto paths = pathsOf(ops);
+  route<MultiReadResult>(core_, OpKind::kMultiRead, paths, std::move(cb),
+                         [&](MultiReadCallback fwd) { inner_->multiRead(std::move(ops), std::move(fwd)); });
+}
+
+void FaultClient::addWatch(const std::string& path, AddWatchMode mode, VoidCallback cb) {
+  route<VoidResult>(core_, OpKind::kAddWatch, pathsOf(path), std::move(cb),
+                    [&](VoidCallback fwd) { inner_->addWatch(path, mode, std::move(fwd)); });
+}
+
+void FaultClient::removeWatches(const std::string& path, VoidCallback cb) {
+  route<VoidResult>(core_, OpKind::kRemoveWatches, pathsOf(path), std::move(cb),
+                    [&](VoidCallback fwd) { inner_->removeWatches(path, std::move(fwd)); });
+}
+
+void FaultClient::sync(const std::string& path, VoidCallback cb) {
+  route<VoidResult>(core_, OpKind::kSync, pathsOf(path), std::move(cb),
+                    [&](VoidCallback fwd) { inner_->sync(path, std::move(fwd)); });
 }
 
 void FaultClient::setWatchListener(WatchListener listener) {
