@@ -346,7 +346,18 @@ class Loader {
                    {"max_request_bytes",
                     [this, &sync](const Field& v) {
                       // Below a few KiB not even one node with its path fits a batch.
-                      if (auto n = integer(v, 4096, INT_MAX)) sync.max_request_bytes = static_cast<size_t>(*n);
+                      auto n = integer(v, 4096, INT_MAX);
+                      if (!n) return;
+                      // A server with the default jute.maxbuffer drops the
+                      // connection on a larger request: every full batch would
+                      // fail and be retried forever.
+                      if (*n > kMaxRequestBytesLimit) {
+                        add(v.line, v.name + " must be at most " + std::to_string(kMaxRequestBytesLimit) +
+                                        " (ZooKeeper's default jute.maxbuffer: a larger batch makes the server drop "
+                                        "the connection), got " + std::to_string(*n));
+                        return;
+                      }
+                      sync.max_request_bytes = static_cast<size_t>(*n);
                     }},
                    {"max_write_ops_per_s",
                     [this, &sync](const Field& v) {

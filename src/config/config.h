@@ -39,6 +39,10 @@ struct RootConfig {
   std::string target;  // defaults to source
 };
 
+// The largest sync.max_request_bytes accepted: 1 MiB, the servers' default
+// jute.maxbuffer, which bounds a whole request.
+inline constexpr long long kMaxRequestBytesLimit = 1024 * 1024;
+
 struct SyncConfig {
   std::vector<RootConfig> roots;
   std::vector<std::string> exclude;  // globs on primary paths
