@@ -124,19 +124,38 @@ TEST(NextSequence, FollowsTheServersCreationCountNotTheReportedCversion) {
   }
 }
 
-TEST(CounterChunks, SplitUnderTheLimitAndDecodeToTheSameMap) {
+TEST(CounterChunks, BucketsSplitByAStableHashAndDecodeToTheSameMap) {
   Counters counters;
   for (int i = 0; i < 5000; ++i) counters["/zms/topic/t" + std::to_string(i) + "/\"q\"\\"] = i * 3;
-  const size_t limit = 16 * 1024;
-  auto chunks = encodeCounterChunks(counters, limit);
-  EXPECT_GT(chunks.size(), 5u);
+  const size_t buckets = 8;
+  std::vector<Counters> split(buckets);
+  for (const auto& [path, value] : counters) split[counterBucket(path, buckets)][path] = value;
   Counters back;
-  for (const auto& chunk : chunks) {
-    EXPECT_LE(chunk.size(), limit);
-    ASSERT_TRUE(decodeCounterChunk(chunk, back).has_value());
+  for (const auto& bucket : split) {
+    EXPECT_GT(bucket.size(), 5000u / buckets / 2) << "a bucket far below its share";
+    ASSERT_TRUE(decodeCounterChunk(encodeCounterChunk(bucket), back).has_value());
   }
   EXPECT_EQ(back, counters);
-  EXPECT_TRUE(encodeCounterChunks({}, limit).empty());
+  // The bucket of a path depends on the path alone: the same in every process.
+  EXPECT_EQ(counterBucket("/zms/topic/t1", 64), counterBucket("/zms/topic/t1", 64));
+  EXPECT_EQ(counterBucket("/anything", 1), 0u);
+}
+
+TEST(CounterChunks, TheBucketCountKeepsChunksNearTheTargetAndMovesRarely) {
+  EXPECT_EQ(counterBucketCount(0, 0), 1u);
+  EXPECT_EQ(counterBucketCount(10, 0), 1u);
+  EXPECT_EQ(counterBucketCount(100 * kCounterChunkTargetBytes, 0), 128u);
+  // Growth within twice the target keeps the count (no full rewrite)...
+  EXPECT_EQ(counterBucketCount(2 * 128 * kCounterChunkTargetBytes, 128), 128u);
+  // ...beyond it the count moves.
+  EXPECT_EQ(counterBucketCount(3 * 128 * kCounterChunkTargetBytes, 128), 512u);
+  EXPECT_EQ(counterBucketCount(kCounterChunkTargetBytes, 128), 1u);
+}
+
+TEST(CounterMerge, KeepsTheLargerValuePerParent) {
+  Counters into{{"/a", 5}, {"/b", 1}};
+  mergeCounters(into, {{"/a", 3}, {"/b", 4}, {"/c", 2}});
+  EXPECT_EQ(into, (Counters{{"/a", 5}, {"/b", 4}, {"/c", 2}}));
 }
 
 TEST(CounterChunks, RefuseAChunkThatIsNotAMapOfIntegers) {
