@@ -124,9 +124,10 @@ Result<SavedCounters> loadCounters(zk::Client& c, const std::string& state_path)
   return CounterStore(c, state_path).load();
 }
 
-CollectReport collectCounters(zk::Client& c, const std::vector<std::string>& roots, size_t reads_in_flight) {
+CollectReport collectCounters(zk::Client& c, const std::vector<std::string>& roots,
+                              const std::function<bool(const std::string&)>& skip, size_t reads_in_flight) {
   CollectReport report;
-  auto walk = walkTree(c, roots, reads_in_flight, nullptr, [&](const std::string& path, const zk::ChildrenResult& r) {
+  auto walk = walkTree(c, roots, reads_in_flight, skip, [&](const std::string& path, const zk::ChildrenResult& r) {
     if (r.stat.cversion > 0 || r.stat.num_children > 0) report.counters[path] = nextSequence(r.stat);
   });
   report.nodes = walk.nodes;

@@ -128,6 +128,9 @@ struct CollectReport {
 };
 // Walks the tree under `roots` and notes every node's counter (resume: what
 // the active site handed out, to be raised on the rebuilt primary). Blocking.
-CollectReport collectCounters(zk::Client& c, const std::vector<std::string>& roots, size_t reads_in_flight = 512);
+// `skip(path)` leaves a subtree out (excluded paths).
+CollectReport collectCounters(zk::Client& c, const std::vector<std::string>& roots,
+                              const std::function<bool(const std::string&)>& skip = nullptr,
+                              size_t reads_in_flight = 512);
 
 }  // namespace zks::state

@@ -211,6 +211,20 @@ Result<FenceToken> acquireFence(zk::Client& c, const std::string& state_path, co
 
 zk::CheckOp fenceCheckOp(const FenceToken& token) { return zk::CheckOp{token.path, token.version}; }
 
+Status moveFence(zk::Client& c, const std::string& state_path, const std::string& note) {
+  if (auto s = ensureLayout(c, state_path); !s) return s;
+  const StatePaths p(state_path);
+  zk::Code code = zk::Code::kOk;
+  // An unconditional set: after a lost answer, setting again only moves the
+  // fence once more, which is just as good.
+  for (int attempt = 0; attempt < kMaxRaceRetries; ++attempt) {
+    code = zk::setSync(c, zk::SetOp{p.fence, note}).code;
+    if (code == zk::Code::kOk) return {};
+    if (!zk::isRetryable(code)) break;
+  }
+  return std::unexpected(zkError("moving the fence failed", code, p.fence));
+}
+
 Result<std::optional<FenceLease>> readFenceLease(zk::Client& c, const std::string& state_path, int64_t now_ms) {
   auto node = readLeaseNode(c, StatePaths(state_path));
   if (!node) return std::unexpected(node.error());

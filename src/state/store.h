@@ -130,6 +130,11 @@ Result<ReverseFenceLoss> explainReverseFenceLoss(zk::Client& backup, const std::
 // The one-line refusal for reverse mode while the backup is a standby.
 std::string reverseRefusal(const SiteState& backup_state);
 
+// Moves the fence without taking it (`resume` on the rebuilt primary, where
+// reverse writers fence): every holder is fenced. `note` becomes the fence's
+// data. Creates the layout when missing.
+Status moveFence(zk::Client& c, const std::string& state_path, const std::string& note);
+
 // The op that leads every write batch of the token's holder.
 zk::CheckOp fenceCheckOp(const FenceToken& token);
 
