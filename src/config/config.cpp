@@ -74,6 +74,7 @@ class Loader {
                      {"sync", [this](const Field& f) { loadSync(f); }, true},
                      {"mapping", [this](const Field& f) { loadMapping(f); }},
                      {"state_path", [this](const Field& f) { loadStatePath(f); }},
+                     {"diff", [this](const Field& f) { loadDiff(f); }},
                      {"http", [this](const Field& f) { loadHttp(f); }},
                      {"log", [this](const Field& f) { loadLog(f); }},
                  });
@@ -431,6 +432,24 @@ class Loader {
       config_.state_path = *path;
       state_path_line_ = f.line;
     }
+  }
+
+  void loadDiff(const Field& f) {
+    walkMap(f, {
+                   {"secret_paths",
+                    [this](const Field& v) {
+                      config_.diff.secret_paths.clear();  // given: replaces the default
+                      walkList(v, [this](const Field& item) {
+                        auto text = textOf(item);
+                        if (!text) return;
+                        if (auto error = globError(*text)) {
+                          add(item.line, item.name + " " + inQuotes(*text) + " is not a valid glob: it " + *error);
+                          return;
+                        }
+                        config_.diff.secret_paths.push_back(*text);
+                      });
+                    }},
+               });
   }
 
   void loadHttp(const Field& f) {

@@ -59,6 +59,13 @@ struct MappingConfig {
   std::vector<std::filesystem::path> files;  // resolved against the config file's folder
 };
 
+struct DiffConfig {
+  // Globs (primary or backup paths) of nodes whose whole payload `diff`
+  // shows only as a size unless --show-secrets: Kafka keeps SCRAM salts and
+  // keys under /config/users/<user>.
+  std::vector<std::string> secret_paths = {"/**/config/users/*"};
+};
+
 struct HttpConfig {
   std::string listen = "127.0.0.1:9406";  // "" disables the endpoint
 };
@@ -75,6 +82,7 @@ struct Config {
   SyncConfig sync;
   MappingConfig mapping;
   std::string state_path = "/zkstandby";
+  DiffConfig diff;
   HttpConfig http;
   LogConfig log;
 };
@@ -91,6 +99,13 @@ struct Problem {
 // pass (unknown keys, wrong types, bad values, overlapping roots, state_path
 // inside a target root) rather than stopping at the first.
 std::expected<Config, std::vector<Problem>> loadConfig(const std::filesystem::path& file);
+
+// Whether the replicator authenticates to this site, so that its records
+// there can be protected (only that identity may write them): digest auth
+// entries. HOOK for the native client's TLS: a client certificate
+// (SiteConfig tls with cert_file) is an x509 identity and must count here
+// too once SiteConfig carries it.
+bool hasIdentity(const SiteConfig& site);
 
 // Reads credentials from the file or environment variable an AuthConfig
 // names. Errors name the file or variable, never the secret.

@@ -86,6 +86,8 @@ Result<std::string> readCredentials(const AuthConfig& auth, const std::string& n
 
 }  // namespace
 
+bool hasIdentity(const SiteConfig& site) { return !site.auth.empty(); }
+
 Result<zk::ConnectOptions> connectOptions(const SiteConfig& site, const std::string& name) {
   zk::ConnectOptions options;
   options.connect = site.connect;

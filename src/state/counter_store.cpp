@@ -193,7 +193,7 @@ Status CounterStore::save(const Counters& counters, const std::optional<FenceTok
     auto r = zk::multiSync(client_, std::move(ops));
     if (r.code == zk::Code::kOk) return {};
     if (fence && failedOp(r) == 0 && r.code == zk::Code::kBadVersion) return std::unexpected(fencedError(*fence));
-    return std::unexpected(zkError(what, r.code, p.counters));
+    return std::unexpected(recordError(what, r.code, p.counters));
   };
 
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
@@ -299,7 +299,7 @@ Status CounterStore::save(const Counters& counters, const std::optional<FenceTok
     if (r.code != zk::Code::kOk) {
       if (fence && failedOp(r) == 0 && r.code == zk::Code::kBadVersion) return std::unexpected(fencedError(*fence));
       if (r.code == zk::Code::kBadVersion) continue;  // another save switched first: merge with it
-      return std::unexpected(zkError("saving counters failed", r.code, p.counters));
+      return std::unexpected(recordError("saving counters failed", r.code, p.counters));
     }
     meta_version_ = r.results.back().stat.version;
     given_hash_ = std::move(hashes);

@@ -131,6 +131,8 @@ CollectReport collectCounters(zk::Client& c, const std::vector<std::string>& roo
     if (r.stat.cversion > 0 || r.stat.num_children > 0) report.counters[path] = nextSequence(r.stat);
   });
   report.nodes = walk.nodes;
+  report.unreadable = walk.unreadable;
+  report.unreadable_example = std::move(walk.unreadable_example);
   report.failures = std::move(walk.failures);
   return report;
 }
@@ -157,6 +159,8 @@ Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, c
                          });
     report.scanned_nodes = walk.nodes;
     report.scanned_parents = found.size();
+    report.unreadable_nodes = walk.unreadable;
+    report.unreadable_example = std::move(walk.unreadable_example);
     report.failures = std::move(walk.failures);
     // The walk visits a node once; sort for a stable order of the report.
     std::sort(found.begin(), found.end());

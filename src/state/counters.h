@@ -102,6 +102,8 @@ struct RaiseReport {
   size_t scanned_parents = 0;  // parents the walk found that had no saved counter
   size_t ignored_names = 0;    // children whose ten-digit suffix was not taken for a sequence number
   std::string ignored_example; // one of them, "parent/name"
+  size_t unreadable_nodes = 0;      // nodes the walk may not list (NoAuth): their children were not checked
+  std::string unreadable_example;
   std::vector<Error> failures;  // parents left below their target (or subtrees not walked), with why
   std::chrono::milliseconds elapsed{0};
 };
@@ -124,7 +126,9 @@ inline constexpr std::string_view kRaiseChildName = "zkstandby-counter-raise";
 struct CollectReport {
   Counters counters;  // path -> nextSequence, for every node that ever had a child
   size_t nodes = 0;   // nodes listed
-  std::vector<Error> failures;  // subtrees that could not be listed
+  size_t unreadable = 0;  // nodes this identity may not list (NoAuth), skipped
+  std::string unreadable_example;
+  std::vector<Error> failures;  // subtrees that could not be listed for other reasons
 };
 // Walks the tree under `roots` and notes every node's counter (resume: what
 // the active site handed out, to be raised on the rebuilt primary). Blocking.

@@ -92,7 +92,7 @@ Result<RoleChange> changeRole(zk::Client& c, const std::string& state_path, Role
     // A daemon wrote the state in between (kBadVersion), or the answer was
     // lost: re-read; the change id tells whether ours landed.
     if (r.code == zk::Code::kBadVersion || r.code == zk::Code::kNodeExists || zk::isRetryable(r.code)) continue;
-    return std::unexpected(zkError("changing the site role failed", r.code, p.state));
+    return std::unexpected(recordError("changing the site role failed", r.code, p.state));
   }
   return fail(ErrorCode::kConflict, "changing the site role kept racing with other writers", p.state);
 }
@@ -196,6 +196,12 @@ void resumeOnPrimary(zk::Client& backup, const ResumeOptions& o, const std::stri
     return;
   }
   report.raise = std::move(*raised);
+  // Nodes of the active site this identity may not read: counted with the
+  // primary's, since their counters could not be carried over either.
+  if (collected.unreadable > 0) {
+    if (report.raise->unreadable_nodes == 0) report.raise->unreadable_example = collected.unreadable_example;
+    report.raise->unreadable_nodes += collected.unreadable;
+  }
 }
 
 }  // namespace
@@ -210,6 +216,10 @@ std::string summarizeRaise(const RaiseReport& r) {
            " parents found by their children's names";
   }
   if (r.missing > 0) out += ", " + std::to_string(r.missing) + " absent";
+  if (r.unreadable_nodes > 0) {
+    out += ", " + std::to_string(r.unreadable_nodes) + " nodes this identity may not read (e.g. " +
+           r.unreadable_example + "): their children were not checked";
+  }
   if (r.ignored_names > 0) {
     out += ", " + std::to_string(r.ignored_names) + " names ending in ten digits not taken for sequence numbers (e.g. " +
            r.ignored_example + ")";

@@ -24,15 +24,20 @@ class RecordCreator {
  public:
   explicit RecordCreator(zk::Client& c) : c_(c) {}
   Status createIfAbsent(const std::string& path, const std::string& data) {
+    // A create of an existing node still needs CREATE on the parent: look
+    // first, so that a reader of protected records is not refused here.
+    auto there = zk::existsSync(c_, path);
+    if (there.code == zk::Code::kOk) return {};
+    if (there.code != zk::Code::kNoNode) return std::unexpected(zkError("reading failed", there.code, path));
     if (authenticated_) {
       auto r = zk::createSync(c_, zk::CreateOp{.path = path, .data = data, .acl = protectedRecordAcl()});
       if (r.code == zk::Code::kOk || r.code == zk::Code::kNodeExists) return {};
-      if (r.code != zk::Code::kInvalidAcl) return std::unexpected(zkError("create failed", r.code, path));
+      if (r.code != zk::Code::kInvalidAcl) return std::unexpected(recordError("create failed", r.code, path));
       authenticated_ = false;  // the session has no identity: records stay open
     }
     auto r = zk::createSync(c_, zk::CreateOp{.path = path, .data = data});
     if (r.code == zk::Code::kOk || r.code == zk::Code::kNodeExists) return {};
-    return std::unexpected(zkError("create failed", r.code, path));
+    return std::unexpected(recordError("create failed", r.code, path));
   }
   // Records left open (by an unauthenticated writer, or a version without
   // record ACLs) get the protected ACL once this session has an identity.
@@ -48,7 +53,7 @@ class RecordCreator {
       authenticated_ = false;
       return {};
     }
-    return std::unexpected(zkError("tightening the ACL failed", r.code, path));
+    return std::unexpected(recordError("tightening the ACL failed", r.code, path));
   }
 
  private:
@@ -100,13 +105,17 @@ size_t failedOp(const zk::MultiResult& r) {
 }  // namespace
 
 Error zkError(std::string_view what, zk::Code code, const std::string& path) {
-  std::string message = std::string(what) + ": " + std::string(zk::codeName(code));
+  return Error{ErrorCode::kZooKeeper, std::string(what) + ": " + std::string(zk::codeName(code)), path};
+}
+
+Error recordError(std::string_view what, zk::Code code, const std::string& path) {
+  Error e = zkError(what, code, path);
   if (code == zk::Code::kNoAuth) {
     // The usual cause: records protected for another identity.
-    message += " (the replicator's records may be changed only by the identity that created them: give every "
-               "zkstandby the same backup auth, or use a super identity)";
+    e.message += " (the replicator's records may be changed only by the identity that created them: give every "
+                 "zkstandby the same auth for this site, or use a super identity)";
   }
-  return Error{ErrorCode::kZooKeeper, std::move(message), path};
+  return e;
 }
 
 zk::AclList protectedRecordAcl() {
@@ -204,7 +213,7 @@ Result<FenceToken> acquireFence(zk::Client& c, const std::string& state_path, co
     // Lost a race (state or fence moved), or the outcome is unknown: re-read.
     // Taking the fence twice is harmless: the newest token is ours.
     if (r.code == zk::Code::kBadVersion || zk::isRetryable(r.code)) continue;
-    return std::unexpected(zkError("taking the fence failed", r.code, p.fence));
+    return std::unexpected(recordError("taking the fence failed", r.code, p.fence));
   }
   return fail(ErrorCode::kConflict, "taking the fence kept racing with other writers", p.fence);
 }
@@ -222,7 +231,7 @@ Status moveFence(zk::Client& c, const std::string& state_path, const std::string
     if (code == zk::Code::kOk) return {};
     if (!zk::isRetryable(code)) break;
   }
-  return std::unexpected(zkError("moving the fence failed", code, p.fence));
+  return std::unexpected(recordError("moving the fence failed", code, p.fence));
 }
 
 Result<std::optional<FenceLease>> readFenceLease(zk::Client& c, const std::string& state_path, int64_t now_ms) {
@@ -251,7 +260,7 @@ Status takeFenceLease(zk::Client& c, const std::string& state_path, const FenceL
     }
     if (code == zk::Code::kOk) return {};
     if (code == zk::Code::kBadVersion || code == zk::Code::kNodeExists || zk::isRetryable(code)) continue;
-    return std::unexpected(zkError("taking the fence lease failed", code, p.lease));
+    return std::unexpected(recordError("taking the fence lease failed", code, p.lease));
   }
   return fail(ErrorCode::kConflict, "taking the fence lease kept racing with other writers", p.lease);
 }
@@ -267,7 +276,7 @@ Status releaseFenceLease(zk::Client& c, const std::string& state_path, const std
     auto r = zk::setSync(c, zk::SetOp{p.lease, "", node->stat.version});
     if (r.code == zk::Code::kOk || r.code == zk::Code::kNoNode) return {};
     if (r.code == zk::Code::kBadVersion || zk::isRetryable(r.code)) continue;
-    return std::unexpected(zkError("releasing the fence lease failed", r.code, p.lease));
+    return std::unexpected(recordError("releasing the fence lease failed", r.code, p.lease));
   }
   return fail(ErrorCode::kConflict, "releasing the fence lease kept racing with other writers", p.lease);
 }
@@ -335,7 +344,7 @@ Result<SiteState> updateState(zk::Client& c, const std::string& state_path, cons
     if (r.code == zk::Code::kOk) return next;
     if (failedOp(r) == 0) return fail(ErrorCode::kFenced, "the fence moved: another writer took over", fence.path);
     if (r.code == zk::Code::kBadVersion || r.code == zk::Code::kNodeExists) continue;
-    return std::unexpected(zkError("writing the site state failed", r.code, p.state));
+    return std::unexpected(recordError("writing the site state failed", r.code, p.state));
   }
   return fail(ErrorCode::kConflict, "writing the site state kept racing with other writers", p.state);
 }

@@ -175,5 +175,8 @@ int64_t sequenceSuffix(std::string_view name);
 // "get failed: connection loss" as an Error naming the znode; shared by the
 // state module's blocking helpers.
 Error zkError(std::string_view what, zk::Code code, const std::string& path);
+// The same for a write of the replicator's records: a NoAuth answer says
+// that they are protected for another identity.
+Error recordError(std::string_view what, zk::Code code, const std::string& path);
 
 }  // namespace zks::state

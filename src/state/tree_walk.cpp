@@ -77,6 +77,8 @@ WalkReport walkTree(zk::Client& c, const std::vector<std::string>& roots, size_t
         }
       } else if (code == zk::Code::kNoNode) {
         // Deleted meanwhile (or a root that does not exist): nothing below.
+      } else if (code == zk::Code::kNoAuth) {
+        if (report.unreadable++ == 0) report.unreadable_example = a.item.path;
       } else if (zk::isRetryable(code) && a.item.attempt + 1 < kMaxAttempts) {
         todo.push_back({a.item.path, a.item.attempt + 1});
         backoff = true;

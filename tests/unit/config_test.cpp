@@ -109,9 +109,20 @@ TEST_F(ConfigTest, AbsentKeysTakeTheirDefaults) {
   EXPECT_EQ(config->sync.max_write_ops_per_s, 0);
   EXPECT_TRUE(config->mapping.files.empty());
   EXPECT_EQ(config->state_path, "/zkstandby");
+  EXPECT_EQ(config->diff.secret_paths, (std::vector<std::string>{"/**/config/users/*"}));
   EXPECT_EQ(config->http.listen, "127.0.0.1:9406");
   EXPECT_EQ(config->log.level, "info");
   EXPECT_EQ(config->log.format, "text");
+}
+
+TEST_F(ConfigTest, DiffSecretPathsReplaceTheDefault) {
+  auto path = write("c.yaml", kBase + "diff:\n  secret_paths: [ /zms/vault/**, /solr/security.json ]\n");
+  auto config = loadConfig(path);
+  ASSERT_TRUE(config.has_value()) << describeAll(config.error());
+  EXPECT_EQ(config->diff.secret_paths, (std::vector<std::string>{"/zms/vault/**", "/solr/security.json"}));
+  auto none = loadConfig(write("d.yaml", kBase + "diff:\n  secret_paths: []\n"));
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->diff.secret_paths.empty());
 }
 
 TEST_F(ConfigTest, NonDefaultValuesAreRead) {
@@ -237,6 +248,9 @@ const std::vector<MistakeCase> kMistakes = {
     {"fraction above 1", kBase + "  max_delete_fraction: 1.5\n", 8, "sync.max_delete_fraction must be between 0 and 1, got 1.5"},
     {"fraction below 0", kBase + "  max_delete_fraction: -0.1\n", 8, "sync.max_delete_fraction must be between 0 and 1, got -0.1"},
     {"negative audit interval", kBase + "  audit_interval_s: -1\n", 8, "sync.audit_interval_s must not be negative, got -1"},
+    {"secret path not a glob", kBase + "diff:\n  secret_paths: [ config/users ]\n", 9,
+     "diff.secret_paths[0] 'config/users' is not a valid glob: it must be absolute"},
+    {"unknown key in diff", kBase + "diff:\n  show_secrets: true\n", 9, "unknown key 'show_secrets' in 'diff'"},
     // Every full batch would exceed the server's default jute.maxbuffer and drop the connection.
     {"request bytes above 1 MiB", kBase + "  max_request_bytes: 2000000\n", 8,
      "sync.max_request_bytes must be at most 1048576 (ZooKeeper's default jute.maxbuffer"},

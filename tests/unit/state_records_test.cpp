@@ -220,3 +220,49 @@ TEST(StatusFormat, TextAndJsonCarryRoleEpochLeaderAndHistory) {
 
 }  // namespace
 }  // namespace zks::state
+
+namespace zks::state {
+namespace {
+
+TEST(StatusFormat, ShowsWhoWroteTheStateTheLastFullReconcileAndWhoMayWriteTheRecords) {
+  constexpr int64_t kNow = 1'700'000'000'000;
+  StatusSnapshot s;
+  s.state_path = "/zkstandby";
+  s.state.version = 1;
+  s.state.state = SiteState{.last_full_reconcile_ms = kNow - 90'000,
+                            .last_full_reconcile_result = "converged_except_reported",
+                            .reported_nodes = 4,
+                            .leader = "host-a:42",
+                            .updated_ms = kNow - 3'000};
+  s.records_acl = {{zk::perm::kAll, "digest", "zks:SECRETHASH="}, {zk::perm::kRead, "world", "anyone"}};
+  s.lease = FenceLease{.holder = "final-sync@ops:7", .purpose = "failover --final-sync by ops@jump", .until_ms = kNow + 20'000};
+  const LiveFigures live;
+  const std::string text = formatStatusText(s, live, kNow);
+  EXPECT_NE(text.find("state written:             2023-11-14T22:13:17Z  (3s ago) by host-a:42"), std::string::npos) << text;
+  EXPECT_NE(text.find("last full reconcile:       2023-11-14T22:11:50Z  (1m30s ago)  converged_except_reported, 4 nodes reported"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("records:                   writable only by digest:zks, readable by all"), std::string::npos) << text;
+  EXPECT_NE(text.find("fence lease:               held by final-sync@ops:7"), std::string::npos) << text;
+  EXPECT_EQ(text.find("SECRETHASH"), std::string::npos) << text;
+
+  auto j = nlohmann::json::parse(formatStatusJson(s, live, kNow));
+  EXPECT_EQ(j["state_written_by"], "host-a:42");
+  EXPECT_EQ(j["state_updated_ms"], kNow - 3'000);
+  EXPECT_EQ(j["last_full_reconcile_ms"], kNow - 90'000);
+  EXPECT_EQ(j["last_full_reconcile_result"], "converged_except_reported");
+  EXPECT_EQ(j["reported_nodes"], 4);
+  EXPECT_EQ(j["records"]["protected"], true);
+  EXPECT_EQ(j["records"]["writers"], "digest:zks");
+  EXPECT_EQ(j["fence_lease"]["holder"], "final-sync@ops:7");
+  EXPECT_EQ(j.dump().find("SECRETHASH"), std::string::npos);
+
+  s.records_acl = zk::openAcl();
+  s.lease.reset();
+  const std::string open = formatStatusText(s, live, kNow);
+  EXPECT_NE(open.find("records:                   OPEN: any client"), std::string::npos) << open;
+  EXPECT_EQ(open.find("fence lease:"), std::string::npos) << open;
+}
+
+}  // namespace
+}  // namespace zks::state

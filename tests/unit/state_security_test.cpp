@@ -285,6 +285,11 @@ TEST(FailoverScan, ParentsNobodySavedAreRaisedAboveTheirReplicatedSequentialChil
   ASSERT_EQ(server->createRecursiveDirect("/app/deep/x/lock-0000000500"), zk::Code::kOk);
   ASSERT_EQ(server->createRecursiveDirect("/app/deep/x/session-1700000000"), zk::Code::kOk);  // a timestamp
   ASSERT_EQ(server->createRecursiveDirect("/outside/item-0000000900"), zk::Code::kOk);
+  // A node this identity may not read: counted, never a reason to fail (a rerun would fail the same way).
+  ASSERT_EQ(server->createDirect(zk::CreateOp{.path = "/app/locked",
+                                              .acl = {{zk::perm::kAll, "digest", zk::digestAclId("someone:else")}}})
+                .code,
+            zk::Code::kOk);
   FailoverOptions o{.state_path = kStatePath, .who = "ops", .now_ms = 1};
   o.raise.scan_roots = {"/app"};
   auto report = runFailover(backup, o);
@@ -293,6 +298,8 @@ TEST(FailoverScan, ParentsNobodySavedAreRaisedAboveTheirReplicatedSequentialChil
   EXPECT_EQ(report->raise->scanned_parents, 2u);
   EXPECT_EQ(report->raise->ignored_names, 1u);
   EXPECT_EQ(report->raise->ignored_example, "/app/deep/x/session-1700000000");
+  EXPECT_EQ(report->raise->unreadable_nodes, 1u);
+  EXPECT_EQ(report->raise->unreadable_example, "/app/locked");
 
   auto q = zk::createSync(backup, zk::CreateOp{.path = "/app/q/item-", .mode = zk::CreateMode::kPersistentSequential});
   EXPECT_EQ(q.code, zk::Code::kOk) << "not NodeExists";
