@@ -224,8 +224,12 @@ std::string formatStatusText(const StatusSnapshot& s, const LiveFigures& live, i
                                        "failover); give the replicator backup.auth"
                                      : "writable only by " + writers + ", readable by all");
   }
-  if (!s.counters_problem.empty()) {
-    line("sequence counters:", "UNREADABLE: " + s.counters_problem);
+  if (!s.counters_problem.empty() && s.counters_saved_ms > 0) {
+    line("sequence counters:", std::to_string(s.counters_saved) + " parents readable, saved " +
+                                   formatAge(s.counters_saved_ms, now_ms) + " ago; PROBLEM: " + s.counters_problem +
+                                   " (failover still raises from the replicated names)");
+  } else if (!s.counters_problem.empty()) {
+    line("sequence counters:", "UNREADABLE: " + s.counters_problem + " (failover still raises from the replicated names)");
   } else if (s.counters_saved_ms == 0) {
     line("sequence counters:", "never saved");
   } else {
