@@ -14,11 +14,14 @@ struct DiffArgs {
   std::string format = "text";
   std::string path;
   bool reverse = false;
+  bool show_secrets = false;
 };
 
 int runDiff(const DiffArgs& args) {
   auto engine = loadEngine(args.config_file, args.reverse);
   if (!engine) return kExitError;
+  auto redactor = makeRedactor(engine->config, args.show_secrets);
+  if (!redactor) return kExitError;
   auto sites = connectOrExplain(*engine);
   if (!sites) return kExitError;
   auto options = engine->options;
@@ -44,7 +47,8 @@ int runDiff(const DiffArgs& args) {
   summary.guard_reason = report.guard_reason;
   summary.primary_nodes = report.primary_nodes;
   summary.backup_nodes = report.backup_nodes;
-  const std::string out = args.format == "json" ? formatDiffJson(shown, summary) : formatDiffText(shown, summary);
+  const std::string out =
+      args.format == "json" ? formatDiffJson(shown, summary, *redactor) : formatDiffText(shown, summary, *redactor);
   std::fwrite(out.data(), 1, out.size(), stdout);
   if (args.format == "text") std::printf("%s\n", summaryLine(summary, "diff: ").c_str());
   return summary.differences() || summary.guard_tripped ? kExitNotConverged : kExitOk;
@@ -59,6 +63,8 @@ Action addDiffCommand(CLI::App& app) {
   sub->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   sub->add_option("--path", args->path, "show only changes at or below this path (primary or backup)");
   sub->add_flag("--reverse", args->reverse, "compare backup -> primary through the inverse mapping (failback)");
+  sub->add_flag("--show-secrets", args->show_secrets,
+                "print digest ACL hashes and secret payloads as they are (redacted by default)");
   return [args] { return runDiff(*args); };
 }
 

@@ -141,6 +141,13 @@ int runFailoverCommand(const FailoverArgs& args) {
                                  .now_ms = nowMs(),
                                  .final_sync = final_sync};
   options.raise.max_request_bytes = session->config.sync.max_request_bytes;
+  // Every replicated sequential name on the backup counts, saved or not.
+  for (const auto& root : session->config.sync.roots) {
+    options.raise.scan_roots.push_back(root.target.empty() ? root.source : root.target);
+  }
+  // The final sync takes the fence under this identity (sync_run.cpp: who
+  // "final-sync" @ this process), and the lease is held for it.
+  options.final_sync_holder = "final-sync@" + state::processIdentity();
   options.raise.progress = [](const state::RaiseProgress& p) {
     std::fprintf(stderr, "zkstandby: raising sequence counters: %zu/%zu parents read, %lld pairs written\n",
                  p.parents_checked, p.parents_total, static_cast<long long>(p.pairs_written));

@@ -22,7 +22,7 @@ struct StatusArgs {
 int runStatusCommand(const StatusArgs& args) {
   std::optional<BackupSession> session = openBackup(args.config_file);
   if (!session) return kExitError;
-  auto snapshot = state::readStatus(*session->client, session->config.state_path, kHistoryShown);
+  auto snapshot = state::readStatus(*session->client, session->config.state_path, kHistoryShown, nowMs());
   if (!snapshot) {
     std::fprintf(stderr, "zkstandby: error: %s\n", snapshot.error().describe().c_str());
     return kExitError;

@@ -45,6 +45,27 @@ std::optional<std::vector<std::filesystem::path>> mappingFilesOf(const std::file
 
 void print(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
 
+// What a valid config may still get wrong on failover day: warnings and
+// notes on stderr; the exit status stays 0.
+void printAdvice(const config::Config& config, bool reverse) {
+  const std::string file = config.file.string();
+  if (!config::hasIdentity(config.backup)) {
+    print(file + ": warning: backup.auth is empty: the replicator's records under " + config.state_path +
+          " (state, fence, leader, history, counters) are created world-writable, so any client of the backup "
+          "ensemble can fake a failover (the daemons exit 3 and stay down), move the fence or edit the saved "
+          "counters; give the replicator a digest identity in backup.auth");
+  }
+  if (reverse && !config::hasIdentity(config.primary)) {
+    print(file + ": warning: primary.auth is empty: during failback the reverse replicator's records on the "
+          "rebuilt primary are created world-writable");
+  }
+  if (config.sync.acls == config::AclPolicy::kCopy) {
+    print(file + ": note: acls: copy needs the primary identity to hold ADMIN on every replicated node (or to be "
+          "a super identity): without ADMIN, ZooKeeper hides digest hashes and those ACLs cannot be copied; and "
+          "the backup identity needs every permission that any copied ACL grants (or a super identity)");
+  }
+}
+
 int runValidate(const ValidateArgs& args) {
   size_t problems = 0;
   auto config = config::loadConfig(args.config_file);
@@ -83,6 +104,7 @@ int runValidate(const ValidateArgs& args) {
   if (problems > 0) return kExitError;
   std::printf("config OK: %zu roots, %zu mapping rules%s\n", config->sync.roots.size(), mapping->ruleCount(),
               args.reverse ? " (reverse mapping OK)" : "");
+  printAdvice(*config, args.reverse);
   return kExitOk;
 }
 

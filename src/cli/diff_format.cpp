@@ -114,19 +114,37 @@ const char* kindMark(plan::ChangeKind kind) {
   return "?";
 }
 
-std::string aclText(const zk::AclList& acl) {
+std::string aclText(const zk::AclList& acl, const Redactor& r) {
   std::string out;
   for (const auto& a : acl) {
     if (!out.empty()) out += ",";
-    out += a.scheme + ":" + a.id + ":" + std::to_string(a.perms);
+    out += a.scheme + ":" + r.aclId(a) + ":" + std::to_string(a.perms);
   }
   return out.empty() ? "(none)" : out;
 }
 
-nlohmann::json payloadJson(const std::optional<std::string>& data) {
+std::string redactedSize(const std::string& data) { return "<redacted: " + std::to_string(data.size()) + " bytes>"; }
+
+nlohmann::json payloadJson(const std::optional<std::string>& data, const plan::Change& c, const Redactor& r) {
   if (!data) return nullptr;
-  if (isText(*data)) return *data;
+  if (r.secretNode(c)) return nlohmann::json{{"redacted", true}, {"bytes", data->size()}};
+  if (isText(*data)) return r.payload(*data);
   return nlohmann::json{{"hex", hex(*data, data->size())}};
+}
+
+// A payload for the text format, with secrets removed.
+std::string shownPayload(const std::string& data, const plan::Change& c, const Redactor& r) {
+  if (r.secretNode(c)) return redactedSize(data);
+  return displayPayload(isText(data) ? r.payload(data) : data);
+}
+
+// A field change with secret values removed.
+plan::FieldChange shownField(plan::FieldChange f, const plan::Change& c, const Redactor& r) {
+  if (r.secretNode(c) || r.secretField(f.field)) {
+    if (f.before != "(absent)") f.before = kRedacted;
+    if (f.after != "(absent)") f.after = kRedacted;
+  }
+  return f;
 }
 
 }  // namespace
@@ -178,7 +196,7 @@ std::string displayPayload(const std::string& data, size_t max_chars) {
   return out;
 }
 
-std::string formatDiffText(const std::vector<plan::Change>& changes, const DiffSummary& summary) {
+std::string formatDiffText(const std::vector<plan::Change>& changes, const DiffSummary& summary, const Redactor& r) {
   std::ostringstream out;
   const plan::ChangeKind order[] = {plan::ChangeKind::kCreate,  plan::ChangeKind::kUpdate,
                                     plan::ChangeKind::kSetAcl,  plan::ChangeKind::kDelete,
@@ -196,20 +214,26 @@ std::string formatDiffText(const std::vector<plan::Change>& changes, const DiffS
       out << "\n";
       switch (kind) {
         case plan::ChangeKind::kCreate:
-          out << "      data: " << displayPayload(c.after.value_or("")) << "\n";
-          for (const auto& f : c.fields) out << "      mapped " << f.field << ": " << f.before << " -> " << f.after << "\n";
+          out << "      data: " << shownPayload(c.after.value_or(""), c, r) << "\n";
+          for (const auto& raw : c.fields) {
+            const auto f = shownField(raw, c, r);
+            out << "      mapped " << f.field << ": " << f.before << " -> " << f.after << "\n";
+          }
           break;
         case plan::ChangeKind::kUpdate: {
           auto fields = payloadFieldChanges(c.before.value_or(""), c.after.value_or(""));
           if (fields.empty()) {
-            out << "      before: " << displayPayload(c.before.value_or("")) << "\n";
-            out << "      after:  " << displayPayload(c.after.value_or("")) << "\n";
+            out << "      before: " << shownPayload(c.before.value_or(""), c, r) << "\n";
+            out << "      after:  " << shownPayload(c.after.value_or(""), c, r) << "\n";
           }
-          for (const auto& f : fields) out << "      " << f.field << ": " << f.before << " -> " << f.after << "\n";
+          for (const auto& raw : fields) {
+            const auto f = shownField(raw, c, r);
+            out << "      " << f.field << ": " << f.before << " -> " << f.after << "\n";
+          }
           break;
         }
         case plan::ChangeKind::kSetAcl:
-          out << "      acl: " << aclText(c.acl_before) << " -> " << aclText(c.acl) << "\n";
+          out << "      acl: " << aclText(c.acl_before, r) << " -> " << aclText(c.acl, r) << "\n";
           break;
         default:
           if (!c.reason.empty()) out << "      " << c.reason << "\n";
@@ -221,24 +245,28 @@ std::string formatDiffText(const std::vector<plan::Change>& changes, const DiffS
   return out.str();
 }
 
-std::string formatDiffJson(const std::vector<plan::Change>& changes, const DiffSummary& summary) {
+std::string formatDiffJson(const std::vector<plan::Change>& changes, const DiffSummary& summary, const Redactor& r) {
   nlohmann::ordered_json doc;
+  doc["secrets_redacted"] = !r.showsSecrets();
   doc["changes"] = nlohmann::ordered_json::array();
   for (const auto& c : changes) {
     nlohmann::ordered_json j;
     j["op"] = plan::changeKindName(c.kind);
     j["path"] = c.path;
     j["source_path"] = c.source_path.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.source_path);
-    j["before"] = payloadJson(c.before);
-    j["after"] = payloadJson(c.after);
+    j["before"] = payloadJson(c.before, c, r);
+    j["after"] = payloadJson(c.after, c, r);
     j["reason"] = c.reason.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.reason);
     auto fields = c.kind == plan::ChangeKind::kUpdate ? payloadFieldChanges(c.before.value_or(""), c.after.value_or(""))
                                                        : c.fields;
     j["fields"] = nlohmann::ordered_json::array();
-    for (const auto& f : fields) j["fields"].push_back({{"field", f.field}, {"before", f.before}, {"after", f.after}});
+    for (const auto& raw : fields) {
+      const auto f = shownField(raw, c, r);
+      j["fields"].push_back({{"field", f.field}, {"before", f.before}, {"after", f.after}});
+    }
     if (c.kind == plan::ChangeKind::kSetAcl) {
-      j["acl_before"] = aclText(c.acl_before);
-      j["acl_after"] = aclText(c.acl);
+      j["acl_before"] = aclText(c.acl_before, r);
+      j["acl_after"] = aclText(c.acl, r);
     }
     doc["changes"].push_back(std::move(j));
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/redact.h"
 #include "plan/change.h"
 
 namespace zks::cli {
@@ -29,8 +30,12 @@ std::vector<plan::FieldChange> payloadFieldChanges(const std::string& before, co
 // A payload for a terminal: text as is (shortened), binary as short hex.
 std::string displayPayload(const std::string& data, size_t max_chars = 120);
 
-std::string formatDiffText(const std::vector<plan::Change>& changes, const DiffSummary& summary);
-std::string formatDiffJson(const std::vector<plan::Change>& changes, const DiffSummary& summary);
+// Both formats print what `redactor` lets through (see redact.h); the
+// default Redactor shows everything.
+std::string formatDiffText(const std::vector<plan::Change>& changes, const DiffSummary& summary,
+                           const Redactor& redactor = Redactor());
+std::string formatDiffJson(const std::vector<plan::Change>& changes, const DiffSummary& summary,
+                           const Redactor& redactor = Redactor());
 // "diff: 3 to create, 1 to update, ..." — the closing line of both formats' runs.
 std::string summaryLine(const DiffSummary& summary, const char* verb_prefix);
 

@@ -27,9 +27,15 @@ SyncOutcome syncBehindFence(const reconcile::Engine& engine, reconcile::Sites& s
   if (auto s = state::ensureLayout(writer, state_path); !s) {
     return {kExitError, "zkstandby: error: " + s.error().describe()};
   }
-  auto token = state::acquireFence(writer, state_path, who + "@" + state::processIdentity(),
-                                   engine.reverse ? state::FenceMode::kUnchecked : state::FenceMode::kForward);
+  // Reverse writers fence on the rebuilt primary, and only while the
+  // backup (the site read) is active: `resume` stops them.
+  const std::string identity = who + "@" + state::processIdentity();
+  auto token = engine.reverse ? state::acquireReverseFence(writer, *sites.read, state_path, identity)
+                              : state::acquireFence(writer, state_path, identity, state::FenceMode::kForward);
   if (!token) {
+    if (engine.reverse && token.error().code == ErrorCode::kFenced) {
+      return {kExitError, "zkstandby: refused: " + token.error().describe()};
+    }
     if (token.error().code == ErrorCode::kFenced) {
       return {kExitFenced, "zkstandby: refused: " + token.error().describe()};
     }
@@ -52,6 +58,13 @@ SyncOutcome syncBehindFence(const reconcile::Engine& engine, reconcile::Sites& s
   }();
   const auto& report = result.report;
 
+  if (report.fenced && engine.reverse) {
+    auto loss = state::explainReverseFenceLoss(*sites.read, state_path);
+    if (loss && *loss == state::ReverseFenceLoss::kFailbackOver) {
+      return {kExitError, "zkstandby: stopped: `zkstandby resume` returned the backup to standby during this sync"};
+    }
+    return {kExitNotConverged, "zkstandby: stopped: another reverse replicator took the fence during this sync"};
+  }
   if (report.fenced) {
     auto loss = state::explainFenceLoss(writer, state_path);
     if (loss && *loss == state::FenceLoss::kFailedOver) {

@@ -74,6 +74,7 @@ class Loader {
                      {"sync", [this](const Field& f) { loadSync(f); }, true},
                      {"mapping", [this](const Field& f) { loadMapping(f); }},
                      {"state_path", [this](const Field& f) { loadStatePath(f); }},
+                     {"diff", [this](const Field& f) { loadDiff(f); }},
                      {"http", [this](const Field& f) { loadHttp(f); }},
                      {"log", [this](const Field& f) { loadLog(f); }},
                  });
@@ -346,7 +347,18 @@ class Loader {
                    {"max_request_bytes",
                     [this, &sync](const Field& v) {
                       // Below a few KiB not even one node with its path fits a batch.
-                      if (auto n = integer(v, 4096, INT_MAX)) sync.max_request_bytes = static_cast<size_t>(*n);
+                      auto n = integer(v, 4096, INT_MAX);
+                      if (!n) return;
+                      // A server with the default jute.maxbuffer drops the
+                      // connection on a larger request: every full batch would
+                      // fail and be retried forever.
+                      if (*n > kMaxRequestBytesLimit) {
+                        add(v.line, v.name + " must be at most " + std::to_string(kMaxRequestBytesLimit) +
+                                        " (ZooKeeper's default jute.maxbuffer: a larger batch makes the server drop "
+                                        "the connection), got " + std::to_string(*n));
+                        return;
+                      }
+                      sync.max_request_bytes = static_cast<size_t>(*n);
                     }},
                    {"max_write_ops_per_s",
                     [this, &sync](const Field& v) {
@@ -420,6 +432,24 @@ class Loader {
       config_.state_path = *path;
       state_path_line_ = f.line;
     }
+  }
+
+  void loadDiff(const Field& f) {
+    walkMap(f, {
+                   {"secret_paths",
+                    [this](const Field& v) {
+                      config_.diff.secret_paths.clear();  // given: replaces the default
+                      walkList(v, [this](const Field& item) {
+                        auto text = textOf(item);
+                        if (!text) return;
+                        if (auto error = globError(*text)) {
+                          add(item.line, item.name + " " + inQuotes(*text) + " is not a valid glob: it " + *error);
+                          return;
+                        }
+                        config_.diff.secret_paths.push_back(*text);
+                      });
+                    }},
+               });
   }
 
   void loadHttp(const Field& f) {

@@ -39,6 +39,10 @@ struct RootConfig {
   std::string target;  // defaults to source
 };
 
+// The largest sync.max_request_bytes accepted: 1 MiB, the servers' default
+// jute.maxbuffer, which bounds a whole request.
+inline constexpr long long kMaxRequestBytesLimit = 1024 * 1024;
+
 struct SyncConfig {
   std::vector<RootConfig> roots;
   std::vector<std::string> exclude;  // globs on primary paths
@@ -53,6 +57,13 @@ struct SyncConfig {
 
 struct MappingConfig {
   std::vector<std::filesystem::path> files;  // resolved against the config file's folder
+};
+
+struct DiffConfig {
+  // Globs (primary or backup paths) of nodes whose whole payload `diff`
+  // shows only as a size unless --show-secrets: Kafka keeps SCRAM salts and
+  // keys under /config/users/<user>.
+  std::vector<std::string> secret_paths = {"/**/config/users/*"};
 };
 
 struct HttpConfig {
@@ -71,6 +82,7 @@ struct Config {
   SyncConfig sync;
   MappingConfig mapping;
   std::string state_path = "/zkstandby";
+  DiffConfig diff;
   HttpConfig http;
   LogConfig log;
 };
@@ -87,6 +99,13 @@ struct Problem {
 // pass (unknown keys, wrong types, bad values, overlapping roots, state_path
 // inside a target root) rather than stopping at the first.
 std::expected<Config, std::vector<Problem>> loadConfig(const std::filesystem::path& file);
+
+// Whether the replicator authenticates to this site, so that its records
+// there can be protected (only that identity may write them): digest auth
+// entries. HOOK for the native client's TLS: a client certificate
+// (SiteConfig tls with cert_file) is an x509 identity and must count here
+// too once SiteConfig carries it.
+bool hasIdentity(const SiteConfig& site);
 
 // Reads credentials from the file or environment variable an AuthConfig
 // names. Errors name the file or variable, never the secret.

@@ -16,6 +16,14 @@ namespace {
 constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr const char* kTextContentType = "text/plain; charset=utf-8";
 
+// Sized for the worst reasonable case of one misbehaving client next to the
+// probes and the scraper; see start().
+constexpr size_t kWorkers = 16;
+constexpr auto kReadTimeout = std::chrono::seconds(2);
+constexpr auto kWriteTimeout = std::chrono::seconds(5);
+constexpr size_t kKeepAliveMaxRequests = 100;
+constexpr size_t kMaxBodyBytes = 1024;
+
 // A reason goes on one line of a probe's body: fold line breaks away.
 std::string oneLine(std::string text) {
   for (char& c : text) {
@@ -70,14 +78,24 @@ Status HttpServer::start(const std::string& listen) {
 
   auto impl = std::make_unique<Impl>();
   httplib::Server& server = impl->server;
-  // Scrapes and probes are few; two workers are plenty and keep the
-  // footprint small on a machine that is busy replicating.
-  server.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  server.set_read_timeout(5, 0);
-  server.set_write_timeout(5, 0);
+  // cpp-httplib serves each connection on one worker from accept to close,
+  // so a client that connects and then sends nothing, or trickles its
+  // request, holds a worker until a timeout. With a handful of workers a
+  // single such client starved /readyz and the orchestrator restarted a
+  // healthy daemon. Enough workers for many stalled connections (idle
+  // threads cost little), short read timeouts, and a bounded keep-alive
+  // keep the probe answering.
+  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
+  server.set_read_timeout(kReadTimeout);
+  server.set_write_timeout(kWriteTimeout);
   // stop() waits for open keep-alive connections; a short idle timeout
-  // bounds how long that can take.
+  // bounds how long that can take, and a scraper's kept connection frees its
+  // worker soon after the scrape.
   server.set_keep_alive_timeout(1);
+  server.set_keep_alive_max_count(kKeepAliveMaxRequests);
+  // Probes and scrapes have no body; anything larger is refused (413) before
+  // it is read into memory.
+  server.set_payload_max_length(kMaxBodyBytes);
   // httplib's default sets SO_REUSEPORT, which lets a second daemon bind the
   // same port and answer half the probes; SO_REUSEADDR alone still allows a
   // quick restart over connections in TIME_WAIT.

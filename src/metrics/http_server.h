@@ -6,8 +6,9 @@
 //   GET /readyz   200 or 503 with a one-line reason, from the daemon's check
 //
 // Threading: start() and stop() are called by the owner (one thread).
-// Requests are served on the server's own threads (a listener and a small
-// worker pool); they call Registry::render() and the ReadyCheck there, so the
+// Requests are served on the server's own threads (a listener and a pool of
+// 16 workers, one per open connection; request bodies over 1 KiB are refused
+// with 413, a request must arrive within 2 s); they call Registry::render() and the ReadyCheck there, so the
 // check must be safe to call from any thread at any time (read atomics or
 // take a lock; never block on the replication loop).
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "state/tree_walk.h"
 #include "zk/blocking.h"
 
 namespace zks::state {
@@ -47,12 +48,6 @@ class Window {
   size_t in_flight_ = 0;
 };
 
-std::string chunkPath(const StatePaths& p, size_t i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "/chunk-%04zu", i);
-  return p.counters + buf;
-}
-
 size_t failedOp(const zk::MultiResult& r) {
   for (size_t i = 0; i < r.results.size(); ++i) {
     if (r.results[i].code == r.code) return i;
@@ -65,24 +60,39 @@ enum class ParentStatus : uint8_t { kPending, kDone, kMissing, kFailed };
 struct Parent {
   std::string path;
   int32_t desired = 0;
+  bool saved = true;  // false: found by the scan, with no saved counter to compare suffixes with
   ParentStatus status = ParentStatus::kPending;
   bool raised = false;
   // From the latest read.
   zk::Code read_code = zk::Code::kOk;
   int32_t next = 0;
   int32_t target = 0;
+  size_t ignored = 0;  // suffixes above the ceiling in the latest read
+  std::string ignored_example;
   Error error;
 };
 
-// What one read tells about a parent: its counter and the target it must reach.
-void evaluateRead(Parent& parent, const zk::Stat& stat, const std::vector<std::string>* children, int32_t slack) {
+// What one read tells about a parent: its counter and the target it must
+// reach. A saved parent's suffixes count up to `saved_slack` above the
+// larger of the saved and current counter; a parent only the scan found
+// has nothing saved to compare with, so any suffix counts that the raise
+// can reach (`scan_slack`: max_pairs_per_parent).
+void evaluateRead(Parent& parent, const zk::Stat& stat, const std::vector<std::string>* children, int64_t saved_slack,
+                  int64_t scan_slack) {
   parent.next = nextSequence(stat);
+  parent.ignored = 0;
   int64_t target = parent.desired;
   if (children != nullptr) {
-    const int64_t ceiling = static_cast<int64_t>(std::max(parent.desired, parent.next)) + slack;
+    const int64_t ceiling =
+        static_cast<int64_t>(std::max(parent.desired, parent.next)) + (parent.saved ? saved_slack : scan_slack);
     for (const auto& name : *children) {
       const int64_t suffix = sequenceSuffix(name);
-      if (suffix >= target && suffix < ceiling) target = suffix + 1;
+      if (suffix < 0) continue;
+      if (suffix >= ceiling) {
+        if (parent.ignored++ == 0) parent.ignored_example = childPath(parent.path, name);
+        continue;
+      }
+      if (suffix >= target) target = suffix + 1;
     }
   }
   parent.target = static_cast<int32_t>(std::min<int64_t>(target, INT32_MAX));
@@ -105,109 +115,26 @@ int32_t nextSequence(const zk::Stat& stat) {
   return static_cast<int32_t>(std::clamp<int64_t>(next, 0, INT32_MAX));
 }
 
-std::vector<std::string> encodeCounterChunks(const Counters& counters, size_t max_chunk_bytes) {
-  std::vector<std::string> chunks;
-  json current = json::object();
-  size_t bytes = 2;
-  for (const auto& [path, value] : counters) {
-    // "key":value, — the escaped key plus the number and punctuation.
-    const size_t entry = json(path).dump().size() + std::to_string(value).size() + 2;
-    if (!current.empty() && bytes + entry > max_chunk_bytes) {
-      chunks.push_back(current.dump());
-      current = json::object();
-      bytes = 2;
-    }
-    current[path] = value;
-    bytes += entry;
-  }
-  if (!current.empty()) chunks.push_back(current.dump());
-  return chunks;
-}
-
-Status decodeCounterChunk(std::string_view chunk, Counters& into) {
-  json j = json::parse(chunk, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return fail(ErrorCode::kInvalidArgument, "counter chunk is not a JSON object");
-  for (const auto& [path, value] : j.items()) {
-    if (!value.is_number_integer()) {
-      return fail(ErrorCode::kInvalidArgument, "counter of '" + path + "' is not an integer");
-    }
-    into[path] = static_cast<int32_t>(std::clamp<int64_t>(value.get<int64_t>(), 0, INT32_MAX));
-  }
-  return {};
-}
-
 Status saveCounters(zk::Client& c, const std::string& state_path, const Counters& counters,
                     const std::optional<FenceToken>& fence, int64_t now_ms) {
-  const StatePaths p(state_path);
-  auto existing = zk::getChildrenSync(c, p.counters);
-  if (existing.code == zk::Code::kNoNode) {
-    if (auto s = ensureLayout(c, state_path); !s) return s;
-    existing = zk::getChildrenSync(c, p.counters);
-  }
-  if (existing.code != zk::Code::kOk) return std::unexpected(zkError("listing saved counters failed", existing.code, p.counters));
-  const auto chunks = encodeCounterChunks(counters, kCounterChunkBytes);
-
-  std::vector<zk::Op> prefix;
-  if (fence) prefix.push_back(fenceCheckOp(*fence));
-  zk::MultiBatcher batcher(prefix, zk::kDefaultMaxRequestBytes);
-  std::vector<std::vector<zk::Op>> batches;
-  auto add = [&](zk::Op op) {
-    for (auto& b : batcher.add(std::move(op))) batches.push_back(std::move(b));
-  };
-  auto has = [&](const std::string& path) {
-    const std::string name = path.substr(p.counters.size() + 1);
-    return std::find(existing.children.begin(), existing.children.end(), name) != existing.children.end();
-  };
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const std::string path = chunkPath(p, i);
-    if (has(path)) {
-      add(zk::SetOp{path, chunks[i]});
-    } else {
-      add(zk::CreateOp{.path = path, .data = chunks[i]});
-    }
-  }
-  for (const auto& name : existing.children) {
-    const std::string path = p.counters + "/" + name;
-    bool current = false;
-    for (size_t i = 0; i < chunks.size() && !current; ++i) current = chunkPath(p, i) == path;
-    if (!current) add(zk::DeleteOp{path});
-  }
-  // The meta record goes last: a reader that sees the new chunk count finds
-  // every chunk it names.
-  json meta = {{"chunks", chunks.size()}, {"parents", counters.size()}, {"saved_ms", now_ms}};
-  add(zk::SetOp{p.counters, meta.dump()});
-  if (auto last = batcher.flush(); !last.empty()) batches.push_back(std::move(last));
-
-  for (auto& batch : batches) {
-    auto r = zk::multiSync(c, std::move(batch));
-    if (r.code == zk::Code::kOk) continue;
-    if (fence && failedOp(r) == 0) return fail(ErrorCode::kFenced, "the fence moved: another writer took over", fence->path);
-    return std::unexpected(zkError("saving counters failed", r.code, p.counters));
-  }
-  return {};
+  return CounterStore(c, state_path).save(counters, fence, now_ms);
 }
 
 Result<SavedCounters> loadCounters(zk::Client& c, const std::string& state_path) {
-  const StatePaths p(state_path);
-  auto meta = zk::getSync(c, p.counters);
-  if (meta.code == zk::Code::kNoNode || (meta.code == zk::Code::kOk && meta.data.empty())) return SavedCounters{};
-  if (meta.code != zk::Code::kOk) return std::unexpected(zkError("reading saved counters failed", meta.code, p.counters));
-  json m = json::parse(meta.data, nullptr, false);
-  if (m.is_discarded() || !m.is_object() || !m.value("chunks", json()).is_number_unsigned()) {
-    return fail(ErrorCode::kInvalidArgument, "saved counters: meta record is not {\"chunks\": N, ...}", p.counters);
-  }
-  SavedCounters saved;
-  saved.saved_ms = m.value("saved_ms", int64_t{0});
-  const size_t chunks = m["chunks"].get<size_t>();
-  for (size_t i = 0; i < chunks; ++i) {
-    const std::string path = chunkPath(p, i);
-    auto r = zk::getSync(c, path);
-    if (r.code != zk::Code::kOk) return std::unexpected(zkError("reading saved counters failed", r.code, path));
-    if (auto s = decodeCounterChunk(r.data, saved.counters); !s) {
-      return fail(ErrorCode::kInvalidArgument, s.error().message, path);
-    }
-  }
-  return saved;
+  return CounterStore(c, state_path).load();
+}
+
+CollectReport collectCounters(zk::Client& c, const std::vector<std::string>& roots,
+                              const std::function<bool(const std::string&)>& skip, size_t reads_in_flight) {
+  CollectReport report;
+  auto walk = walkTree(c, roots, reads_in_flight, skip, [&](const std::string& path, const zk::ChildrenResult& r) {
+    if (r.stat.cversion > 0 || r.stat.num_children > 0) report.counters[path] = nextSequence(r.stat);
+  });
+  report.nodes = walk.nodes;
+  report.unreadable = walk.unreadable;
+  report.unreadable_example = std::move(walk.unreadable_example);
+  report.failures = std::move(walk.failures);
+  return report;
 }
 
 Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, const RaiseOptions& options) {
@@ -215,6 +142,30 @@ Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, c
   std::vector<Parent> parents;
   parents.reserve(desired.size());
   for (const auto& [path, value] : desired) parents.push_back(Parent{.path = path, .desired = value});
+
+  // Parents nobody saved a counter for, found by the names of their children.
+  RaiseReport report;
+  if (!options.scan_roots.empty()) {
+    std::vector<std::string> found;
+    auto walk = walkTree(backup, options.scan_roots, options.reads_in_flight, nullptr,
+                         [&](const std::string& path, const zk::ChildrenResult& r) {
+                           if (desired.contains(path)) return;
+                           for (const auto& name : r.children) {
+                             if (sequenceSuffix(name) >= 0) {
+                               found.push_back(path);
+                               break;
+                             }
+                           }
+                         });
+    report.scanned_nodes = walk.nodes;
+    report.scanned_parents = found.size();
+    report.unreadable_nodes = walk.unreadable;
+    report.unreadable_example = std::move(walk.unreadable_example);
+    report.failures = std::move(walk.failures);
+    // The walk visits a node once; sort for a stable order of the report.
+    std::sort(found.begin(), found.end());
+    for (auto& path : found) parents.push_back(Parent{.path = std::move(path), .desired = 0, .saved = false});
+  }
 
   RaiseProgress progress{.parents_total = parents.size()};
   auto last_progress = Clock::now();
@@ -243,13 +194,17 @@ Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, c
         if (options.scan_children) {
           backup.getChildren(parent->path, false, [parent, &window, &options](zk::ChildrenResult r) {
             parent->read_code = r.code;
-            if (r.code == zk::Code::kOk) evaluateRead(*parent, r.stat, &r.children, options.scan_slack);
+            if (r.code == zk::Code::kOk) {
+              evaluateRead(*parent, r.stat, &r.children, options.scan_slack, options.max_pairs_per_parent);
+            }
             window.release();
           });
         } else {
           backup.exists(parent->path, false, [parent, &window, &options](zk::StatResult r) {
             parent->read_code = r.code;
-            if (r.code == zk::Code::kOk) evaluateRead(*parent, r.stat, nullptr, options.scan_slack);
+            if (r.code == zk::Code::kOk) {
+              evaluateRead(*parent, r.stat, nullptr, options.scan_slack, options.max_pairs_per_parent);
+            }
             window.release();
           });
         }
@@ -375,11 +330,14 @@ Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, c
     if (retryable_seen) std::this_thread::sleep_for(std::chrono::milliseconds(100 * (round + 1)));
   }
 
-  RaiseReport report;
   report.parents = parents.size();
   report.pairs = progress.pairs_written;
   for (auto& parent : parents) {
     if (parent.raised) ++report.raised;
+    if (parent.ignored > 0) {
+      if (report.ignored_names == 0) report.ignored_example = parent.ignored_example;
+      report.ignored_names += parent.ignored;
+    }
     switch (parent.status) {
       case ParentStatus::kMissing: ++report.missing; break;
       case ParentStatus::kFailed: report.failures.push_back(parent.error); break;

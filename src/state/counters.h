@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "state/counter_store.h"
 #include "state/store.h"
 #include "zk/client.h"
 #include "zk/multi_batcher.h"
@@ -34,31 +35,20 @@ namespace zks::state {
 // The next sequential suffix ZooKeeper will hand out under a node with `stat`.
 int32_t nextSequence(const zk::Stat& stat);
 
-// Backup path of a replicated parent -> the primary's nextSequence() for it.
-using Counters = std::map<std::string, int32_t>;
+// ---- storage: state_path/counters (see counter_store.h for the layout) ----
 
-// ---- storage: state_path/counters (meta JSON) + counters/chunk-NNNN ----
-
-// Splits counters into JSON objects of at most about `max_chunk_bytes` each
-// (a single entry longer than that gets a chunk of its own). Pure.
-std::vector<std::string> encodeCounterChunks(const Counters& counters, size_t max_chunk_bytes);
-// Adds one chunk's entries to `into`. Pure.
-Status decodeCounterChunk(std::string_view chunk, Counters& into);
-
-inline constexpr size_t kCounterChunkBytes = 256 * 1024;
-
-// Replaces the saved counters with `counters` (the full map, not a delta).
-// With a fence token every batch leads with its check, so a fenced or deposed
-// replicator cannot overwrite what a failover reads (kFenced). More than one
-// batch is not atomic: a reader may see a mix of old and new chunks, which
-// only ever under-states a counter that the failover's child scan covers.
+// One-shot CounterStore::save: merges `counters` into what is saved (per
+// parent the larger value; nothing is ever removed or lowered). With a fence
+// token every request leads with its check, so a fenced or deposed
+// replicator cannot change what a failover reads (kFenced). A save cut off
+// at any point leaves either the old or the merged set readable. A daemon
+// saving often keeps one CounterStore instead: it rewrites only what changed.
 Status saveCounters(zk::Client& c, const std::string& state_path, const Counters& counters,
                     const std::optional<FenceToken>& fence, int64_t now_ms);
 
-struct SavedCounters {
-  Counters counters;
-  int64_t saved_ms = 0;  // 0: never saved
-};
+// One-shot CounterStore::load. A daemon gaining leadership merges this into
+// the counters it collects (mergeCounters), so its saves start from what
+// earlier leaders saved rather than from nothing.
 Result<SavedCounters> loadCounters(zk::Client& c, const std::string& state_path);
 
 // ---- raising ----
@@ -82,6 +72,15 @@ struct RaiseOptions {
   // ends in ten digits (a timestamp, an id), not a sequence number.
   bool scan_children = true;
   int32_t scan_slack = 100000;
+  // Walk the whole tree under these paths (the target roots, at failover)
+  // and raise every parent whose children look sequential (names ending in
+  // ten digits), whether or not a counter was saved for it: a failover run
+  // before the first save, or a parent a leader never saw, is covered by
+  // the names the backup holds. With no saved value to compare with, a
+  // suffix is taken for a sequence number unless raising to it would need
+  // more than max_pairs_per_parent pairs (a timestamp in seconds would);
+  // such names are counted in RaiseReport::ignored_names, not raised.
+  std::vector<std::string> scan_roots;
   // A parent needing more pairs than this is reported, not raised: a saved
   // value gone wild must not keep a failover busy for hours.
   int64_t max_pairs_per_parent = 10'000'000;
@@ -99,7 +98,13 @@ struct RaiseReport {
   size_t raised = 0;    // parents whose counter had to move
   size_t missing = 0;   // parents absent on the backup: nothing to raise
   int64_t pairs = 0;    // create/delete pairs written
-  std::vector<Error> failures;  // parents left below their target, with why
+  size_t scanned_nodes = 0;    // nodes listed by the scan_roots walk
+  size_t scanned_parents = 0;  // parents the walk found that had no saved counter
+  size_t ignored_names = 0;    // children whose ten-digit suffix was not taken for a sequence number
+  std::string ignored_example; // one of them, "parent/name"
+  size_t unreadable_nodes = 0;      // nodes the walk may not list (NoAuth): their children were not checked
+  std::string unreadable_example;
+  std::vector<Error> failures;  // parents left below their target (or subtrees not walked), with why
   std::chrono::milliseconds elapsed{0};
 };
 
@@ -115,5 +120,21 @@ Result<RaiseReport> raiseCounters(zk::Client& backup, const Counters& desired, c
 
 // Name of the temporary child the raise creates and deletes in one multi.
 inline constexpr std::string_view kRaiseChildName = "zkstandby-counter-raise";
+
+// ---- what a site's counters are now ----
+
+struct CollectReport {
+  Counters counters;  // path -> nextSequence, for every node that ever had a child
+  size_t nodes = 0;   // nodes listed
+  size_t unreadable = 0;  // nodes this identity may not list (NoAuth), skipped
+  std::string unreadable_example;
+  std::vector<Error> failures;  // subtrees that could not be listed for other reasons
+};
+// Walks the tree under `roots` and notes every node's counter (resume: what
+// the active site handed out, to be raised on the rebuilt primary). Blocking.
+// `skip(path)` leaves a subtree out (excluded paths).
+CollectReport collectCounters(zk::Client& c, const std::vector<std::string>& roots,
+                              const std::function<bool(const std::string&)>& skip = nullptr,
+                              size_t reads_in_flight = 512);
 
 }  // namespace zks::state

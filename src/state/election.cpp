@@ -45,6 +45,9 @@ struct LeaderElection::Core : std::enable_shared_from_this<Core> {
   std::string self_watched; // our node, once an exists watch is on it
   bool leader = false;
   bool waiting_for_session = false;  // a request failed retryably: redo on (re)connect
+  // Candidates carry the records' protected ACL; a session without
+  // authentication cannot use it (kInvalidAcl) and falls back to open.
+  bool open_acl = false;
 
   Core(zk::Client& c, std::string d, std::string id, Callbacks cb)
       : client(c), dir(std::move(d)), identity(std::move(id)), callbacks(std::move(cb)) {}
@@ -61,22 +64,28 @@ struct LeaderElection::Core : std::enable_shared_from_this<Core> {
   // Registers a new candidate node under this round's nonce.
   void enter(uint64_t r) {
     std::string name;
+    zk::AclList acl;
     {
       std::lock_guard lock(mutex);
       if (!current(r)) return;
       name = dir + "/" + std::string(kPrefix) + nonce + "_";
+      acl = open_acl ? zk::openAcl() : protectedRecordAcl();
     }
     auto self = shared_from_this();
-    client.create(zk::CreateOp{.path = name, .data = identity, .mode = zk::CreateMode::kEphemeralSequential},
+    client.create(zk::CreateOp{.path = name, .data = identity, .acl = std::move(acl),
+                               .mode = zk::CreateMode::kEphemeralSequential},
                   [self, r](zk::CreateResult res) { self->onCreated(r, std::move(res)); });
   }
 
   void onCreated(uint64_t r, zk::CreateResult res) {
+    bool retry_open = false;
     {
       std::lock_guard lock(mutex);
       if (!current(r)) return;
       if (res.code == zk::Code::kOk) node = res.path;
+      if (res.code == zk::Code::kInvalidAcl && !open_acl) retry_open = open_acl = true;
     }
+    if (retry_open) return enter(r);  // refused before anything was created: no node to find
     if (res.code == zk::Code::kOk) return check(r);
     if (zk::isRetryable(res.code)) return recover(r);
     fireError(zkError("joining the leader election failed", res.code, dir));

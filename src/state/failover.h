@@ -6,14 +6,20 @@
 //
 // Failover, in this order:
 //  1. ensureLayout; read the state.
-//  2. --final-sync only: run the hook (one last reconcile while the primary
-//     is reachable). An error aborts with nothing changed; its summary (what
-//     could not be copied) goes into the report and the history record.
+//  2. --final-sync only: take the fence lease (store.h) for the final sync's
+//     identity and keep renewing it, then run the hook (one last reconcile
+//     while the primary is reachable; it takes the fence under that
+//     identity). A daemon deposed by it, and restarted by systemd, cannot
+//     take the fence back while the lease lasts. An error aborts with
+//     nothing changed (the lease is released); the summary (what could not
+//     be copied) goes into the report and the history record.
 //  3. ONE multi: versioned set of the state (role active, epoch + 1, change
 //     id) + set of the fence (its version moves, so every replicator's next
-//     batch is refused) + create of the history record.
-//  4. Load the saved counters and raise them (counters.h), then note the
-//     result in the history record.
+//     batch is refused) + create of the history record + clearing the lease.
+//  4. Load the saved counters and raise them (counters.h), walking the
+//     target roots (RaiseOptions::scan_roots) for parents nobody saved, then
+//     note the result in the history record. Unreadable saved counters are
+//     a warning: the walk still covers every replicated sequential name.
 // The raise comes after the role change on purpose: once the fence moved no
 // replicator can save counters or replicate another sequential child, so the
 // saved counters and the backup's children are final when they are read.
@@ -53,6 +59,10 @@ struct FailoverOptions {
   std::string who;  // operatorIdentity()
   int64_t now_ms = 0;
   FinalSyncHook final_sync;  // empty: no final sync
+  // The identity the final sync takes the fence under (the lease is held for
+  // it), and how long one renewal of the lease lasts.
+  std::string final_sync_holder = "final-sync";
+  std::chrono::milliseconds lease_ttl{30000};
   RaiseOptions raise;
 };
 
@@ -81,19 +91,50 @@ struct ResumeOptions {
   std::string reason;
   std::string who;
   int64_t now_ms = 0;
+  // The rebuilt primary that failback wrote to; null: the backup alone (the
+  // CLI always passes it). See runResume.
+  zk::Client* primary = nullptr;
+  std::vector<std::string> backup_roots;   // the target roots: where the active site's counters are read
+  std::vector<std::string> primary_roots;  // the source roots: walked for sequential-looking children
+  // A backup path's counterpart on the primary (the inverse mapping); nullopt
+  // for paths failback does not replicate.
+  std::function<std::optional<std::string>(const std::string& backup_path)> to_primary;
+  std::function<bool(const std::string& backup_path)> excluded;  // subtrees of the backup not to read
+  RaiseOptions raise;  // for the raise on the primary
 };
 
 struct ResumeReport {
-  bool already_standby = false;  // nothing was changed
+  bool already_standby = false;  // the role was standby already: only the primary steps ran
   SiteState before;
   SiteState after;
   std::string history_node;
+  // The primary steps (when a primary was given).
+  bool primary_fenced = false;       // its fence moved: reverse writers are stopped
+  size_t counters_collected = 0;     // active-site parents whose counters were carried over
+  std::optional<RaiseReport> raise;  // on the primary
+  std::string primary_error;         // why the primary steps did not all finish; rerun resume
+  bool complete() const { return primary_error.empty() && (!raise || raise->failures.empty()); }
 };
 
-// Active -> standby with epoch + 1 in one multi that also moves the fence
-// and records a resume- history entry. last_applied_zxid and
+// Active -> standby with epoch + 1 in one multi that also moves the backup's
+// fence and records a resume- history entry. last_applied_zxid and
 // last_full_sync_ms are reset: they described the old primary, and the
 // forward daemon's first reconcile after resume sets them anew.
+//
+// With a primary, then, in this order (also when the role was standby
+// already, so a resume cut off after the role change is finished by running
+// it again):
+//  1. the fence on the primary's state_path moves: a reverse writer still
+//     running (it fences there) has its next batch refused, finds the
+//     backup's role standby and stops. The role change comes first, so a
+//     reverse writer taking the fence after this move sees standby too
+//     (store.h acquireReverseFence).
+//  2. the active site's counters (every parent under backup_roots, mapped to
+//     the primary) are raised on the primary, which is also walked for
+//     sequential-looking children: sequential nodes created on the primary
+//     after resume stay above every name the active site handed out.
+// An Error means nothing was changed; problems of the primary steps are in
+// the report (primary_error, raise failures).
 Result<ResumeReport> runResume(zk::Client& backup, const ResumeOptions& options);
 
 // One line for the history record: "raised 12 of 340 parents (1804 pairs) in 0.41 s".

@@ -146,6 +146,7 @@ StatePaths::StatePaths(std::string root_path) : root(std::move(root_path)) {
   leader = base + "/leader";
   history = base + "/history";
   counters = base + "/counters";
+  lease = base + "/lease";
 }
 
 std::string formatZxid(int64_t zxid) {

@@ -9,7 +9,12 @@
 //   fence      its version is the fence token (see fence.h)
 //   leader/    election: ephemeral sequential children (see election.h)
 //   history/   persistent sequential failover-/resume- records (JSON HistoryRecord)
-//   counters   + counters/chunk-NNNN: the primary's sequence counters (see counters.h)
+//   counters   + counters/<generation>-NNNN: the primary's sequence counters (see counters.h)
+//   lease      JSON FenceLease while `failover --final-sync` holds the fence; empty otherwise
+//
+// Every record carries the ACL of store.h protectedRecordAcl() when the
+// writer authenticated (only the replicator's identity may change it, anyone
+// may read it), or is open when it did not.
 
 #include <cstdint>
 #include <map>
@@ -89,6 +94,7 @@ struct StatePaths {
   std::string leader;
   std::string history;
   std::string counters;
+  std::string lease;
 };
 
 // "0x1a2b": zxids read best in hex, as ZooKeeper's own tools print them.

@@ -72,7 +72,20 @@ std::string formatTime(int64_t ms) {
   return buf;
 }
 
-Result<StatusSnapshot> readStatus(zk::Client& backup, const std::string& state_path, size_t history_limit) {
+std::string recordWriters(const zk::AclList& acl) {
+  if (!isProtectedAcl(acl)) return {};
+  std::string out;
+  for (const auto& a : acl) {
+    if ((a.perms & zk::perm::kWrite) == 0 || (a.scheme == "world" && a.id == "anyone")) continue;
+    // A digest id without its hash: the hash is a crackable SHA-1 of the password.
+    const std::string id = a.scheme == "digest" ? a.id.substr(0, a.id.find(':')) : a.id;
+    out += (out.empty() ? "" : ", ") + a.scheme + ":" + id;
+  }
+  return out;
+}
+
+Result<StatusSnapshot> readStatus(zk::Client& backup, const std::string& state_path, size_t history_limit,
+                                  int64_t now_ms) {
   const StatePaths p(state_path);
   StatusSnapshot s;
   s.state_path = p.root;
@@ -100,9 +113,15 @@ Result<StatusSnapshot> readStatus(zk::Client& backup, const std::string& state_p
   if (auto saved = loadCounters(backup, state_path)) {
     s.counters_saved = saved->counters.size();
     s.counters_saved_ms = saved->saved_ms;
+    if (!saved->problems.empty()) s.counters_problem = saved->problems.front();
   } else {
     s.counters_problem = saved.error().describe();
   }
+  if (s.state.exists()) {
+    auto acl = zk::getAclSync(backup, p.state);
+    if (acl.code == zk::Code::kOk) s.records_acl = std::move(acl.acl);
+  }
+  if (auto lease = readFenceLease(backup, state_path, now_ms); lease && lease->has_value()) s.lease = **lease;
   return s;
 }
 
@@ -174,9 +193,20 @@ std::string formatStatusText(const StatusSnapshot& s, const LiveFigures& live, i
   }
   line("last full sync:", formatTime(st.last_full_sync_ms) +
                               (st.last_full_sync_ms > 0 ? "  (" + formatAge(st.last_full_sync_ms, now_ms) + " ago)" : ""));
+  if (st.last_full_reconcile_ms > 0) {
+    std::string v = formatTime(st.last_full_reconcile_ms) + "  (" + formatAge(st.last_full_reconcile_ms, now_ms) +
+                    " ago)  " + (st.last_full_reconcile_result.empty() ? "result unknown" : st.last_full_reconcile_result);
+    if (st.reported_nodes > 0) v += ", " + std::to_string(st.reported_nodes) + " nodes reported";
+    line("last full reconcile:", v);
+  } else {
+    line("last full reconcile:", "none recorded");
+  }
   line("last applied primary zxid:", st.last_applied_zxid > 0 ? formatZxid(st.last_applied_zxid) : "none");
   if (st.updated_ms > 0) {
-    line("state written:", formatAge(st.updated_ms, now_ms) + " ago" + (st.leader.empty() ? "" : " by " + st.leader));
+    line("state written:", formatTime(st.updated_ms) + "  (" + formatAge(st.updated_ms, now_ms) + " ago" +
+                               (st.leader.empty() ? ")" : ") by " + st.leader));
+  } else {
+    line("state written:", "never by a replicator");
   }
   if (st.role_changed_ms > 0) {
     line("role changed:", formatTime(st.role_changed_ms) + " by " + st.role_changed_by);
@@ -184,8 +214,22 @@ std::string formatStatusText(const StatusSnapshot& s, const LiveFigures& live, i
   line("fence:", s.fence_version < 0 ? "none"
                                      : "version " + std::to_string(s.fence_version) +
                                            (s.fence_holder.empty() ? "" : ", set by " + s.fence_holder));
-  if (!s.counters_problem.empty()) {
-    line("sequence counters:", "UNREADABLE: " + s.counters_problem);
+  if (s.lease) {
+    line("fence lease:", "held by " + s.lease->holder + (s.lease->purpose.empty() ? "" : " (" + s.lease->purpose + ")") +
+                             " until " + formatTime(s.lease->until_ms) + ": other replicators wait");
+  }
+  if (s.state.exists()) {
+    const std::string writers = recordWriters(s.records_acl);
+    line("records:", writers.empty() ? "OPEN: any client of the backup ensemble may write them (and fake a "
+                                       "failover); give the replicator backup.auth"
+                                     : "writable only by " + writers + ", readable by all");
+  }
+  if (!s.counters_problem.empty() && s.counters_saved_ms > 0) {
+    line("sequence counters:", std::to_string(s.counters_saved) + " parents readable, saved " +
+                                   formatAge(s.counters_saved_ms, now_ms) + " ago; PROBLEM: " + s.counters_problem +
+                                   " (failover still raises from the replicated names)");
+  } else if (!s.counters_problem.empty()) {
+    line("sequence counters:", "UNREADABLE: " + s.counters_problem + " (failover still raises from the replicated names)");
   } else if (s.counters_saved_ms == 0) {
     line("sequence counters:", "never saved");
   } else {
@@ -244,6 +288,9 @@ std::string formatStatusJson(const StatusSnapshot& s, const LiveFigures& live, i
       {"candidates", candidates},
       {"last_full_sync_ms", st.last_full_sync_ms},
       {"last_full_sync_age_s", st.last_full_sync_ms > 0 ? json((now_ms - st.last_full_sync_ms) / 1000) : json(nullptr)},
+      {"last_full_reconcile_ms", st.last_full_reconcile_ms},
+      {"last_full_reconcile_result", st.last_full_reconcile_result},
+      {"reported_nodes", st.reported_nodes},
       {"last_applied_zxid", st.last_applied_zxid},
       {"last_applied_zxid_hex", formatZxid(st.last_applied_zxid)},
       {"state_updated_ms", st.updated_ms},
@@ -251,6 +298,10 @@ std::string formatStatusJson(const StatusSnapshot& s, const LiveFigures& live, i
       {"role_changed_ms", st.role_changed_ms},
       {"role_changed_by", st.role_changed_by},
       {"fence", {{"version", s.fence_version}, {"holder", s.fence_holder}}},
+      {"fence_lease", s.lease ? json{{"holder", s.lease->holder}, {"purpose", s.lease->purpose},
+                                     {"until_ms", s.lease->until_ms}}
+                              : json(nullptr)},
+      {"records", {{"protected", isProtectedAcl(s.records_acl)}, {"writers", recordWriters(s.records_acl)}}},
       {"counters",
        {{"parents", s.counters_saved},
         {"saved_ms", s.counters_saved_ms},

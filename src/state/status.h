@@ -6,6 +6,7 @@
 // pure formatting.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,11 +29,19 @@ struct StatusSnapshot {
   std::vector<HistoryEntry> history;  // newest last
   size_t counters_saved = 0;
   int64_t counters_saved_ms = 0;
-  std::string counters_problem;  // saved counters unreadable: why
+  std::string counters_problem;  // saved counters unreadable (or partly): why
+  zk::AclList records_acl;       // the state record's ACL; empty when it does not exist
+  std::optional<FenceLease> lease;  // a live final-sync lease on the fence
 };
 
-// Reads without writing anything (not even the layout).
-Result<StatusSnapshot> readStatus(zk::Client& backup, const std::string& state_path, size_t history_limit);
+// Reads without writing anything (not even the layout). `now_ms` decides
+// whether a lease is still live.
+Result<StatusSnapshot> readStatus(zk::Client& backup, const std::string& state_path, size_t history_limit,
+                                  int64_t now_ms = 0);
+
+// Who may change the records, for operators: "digest:zks" (ids without
+// hashes, comma-separated), or empty when everyone may (world-open).
+std::string recordWriters(const zk::AclList& acl);
 
 struct LiveFigures {
   std::string endpoint;  // "http://127.0.0.1:9406/metrics"; empty: http disabled in the config

@@ -55,6 +55,13 @@ TEST(Failback, RoundTripLeavesTheRebuiltPrimaryEqualToTheInverseMapOfTheActiveSi
                                 .data = "clusterName=rmq_sh_01\ntype=topic\ngatedIps=10.50.1.12\n"}).code,
             zk::Code::kOk);
   ASSERT_EQ(zk::removeSync(*b, {.path = "/zms/consumergroup/group_0000004"}).code, zk::Code::kOk);
+  // Locks taken and released on the active site under a renamed cluster:
+  // nothing is left to copy, but the names were handed out.
+  for (int i = 0; i < 5; ++i) {
+    auto lock = zk::createSync(*b, {.path = "/zms/cluster/kafka_sh_01/lock-", .mode = zk::CreateMode::kPersistentSequential});
+    ASSERT_EQ(lock.code, zk::Code::kOk);
+    ASSERT_EQ(zk::removeSync(*b, {.path = lock.path}).code, zk::Code::kOk);
+  }
 
   // Failback: the rebuilt (empty) primary receives inverse-map(active site).
   auto preview = zkstandby({"diff", "--reverse", "-c", after_loss});
@@ -79,6 +86,13 @@ TEST(Failback, RoundTripLeavesTheRebuiltPrimaryEqualToTheInverseMapOfTheActiveSi
   const auto after = dumpTree(backup.connectString(), "/zms");
   ASSERT_EQ(after.size(), before.size());
   for (const auto& [path, node] : before) EXPECT_EQ(after.at(path).mzxid, node.mzxid) << path;
+
+  // Resume carried the active site's counters over through the inverse
+  // mapping: the primary's next lock under the same cluster is above them.
+  auto r = client(rebuilt.connectString());
+  auto lock = zk::createSync(*r, {.path = "/zms/cluster/kafka_bj_01/lock-", .mode = zk::CreateMode::kEphemeralSequential});
+  ASSERT_EQ(lock.code, zk::Code::kOk);
+  EXPECT_GE(lock.path, "/zms/cluster/kafka_bj_01/lock-0000000005");
 }
 
 }  // namespace

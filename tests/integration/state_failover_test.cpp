@@ -210,6 +210,10 @@ TEST_F(FailoverTest, StatusShowsRoleEpochAndHistoryFromTheBackupAlone) {
 
 TEST_F(FailoverTest, ResumeReturnsTheSiteToStandbyWithANewEpoch) {
   ASSERT_EQ(runZkstandby({"failover", "-c", config_, "--yes"}).status, 0);
+  // Resume works on the rebuilt primary too (its fence, its counters).
+  ZkServer rebuilt;
+  ASSERT_TRUE(rebuilt.start().has_value());
+  writeConfig(rebuilt.connectString());
   auto refused = runZkstandby({"resume", "-c", config_});
   EXPECT_EQ(refused.status, 2) << refused.out;
   EXPECT_EQ(siteState().role, state::Role::kActive);

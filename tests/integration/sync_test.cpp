@@ -2,6 +2,8 @@
 // an independent reader (kazoo): the backup must equal map(primary).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "bench/zms_tree.h"
 #include "cli_harness.h"
 #include "zms_oracle.h"
@@ -38,8 +40,11 @@ class SyncTest : public ::testing::Test {
     }
     tmp_ = std::make_unique<TempDir>();
     tmp_->write("mapping.yaml", bench::zmsMappingYaml(shape_));
-    tmp_->write("primary.digest", kReplicator + "\n");
-    tmp_->write("backup.digest", kReplicator + "\n");
+    // Credentials files must be private (mode 0600): zkstandby refuses others.
+    for (const char* name : {"primary.digest", "backup.digest"}) {
+      std::filesystem::permissions(tmp_->write(name, kReplicator + "\n"),
+                                   std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    }
   }
 
   static std::unique_ptr<zk::Client> client(const std::string& connect, const std::string& auth = kReplicator) {

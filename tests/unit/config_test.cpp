@@ -31,6 +31,12 @@ class ConfigTest : public ::testing::Test {
     std::ofstream(path, std::ios::binary) << text;
     return path;
   }
+  // A credentials file as an operator is told to keep it: mode 0600.
+  fs::path writeSecret(const std::string& name, const std::string& text) {
+    fs::path path = write(name, text);
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+    return path;
+  }
 
   fs::path dir_;
 };
@@ -103,9 +109,20 @@ TEST_F(ConfigTest, AbsentKeysTakeTheirDefaults) {
   EXPECT_EQ(config->sync.max_write_ops_per_s, 0);
   EXPECT_TRUE(config->mapping.files.empty());
   EXPECT_EQ(config->state_path, "/zkstandby");
+  EXPECT_EQ(config->diff.secret_paths, (std::vector<std::string>{"/**/config/users/*"}));
   EXPECT_EQ(config->http.listen, "127.0.0.1:9406");
   EXPECT_EQ(config->log.level, "info");
   EXPECT_EQ(config->log.format, "text");
+}
+
+TEST_F(ConfigTest, DiffSecretPathsReplaceTheDefault) {
+  auto path = write("c.yaml", kBase + "diff:\n  secret_paths: [ /zms/vault/**, /solr/security.json ]\n");
+  auto config = loadConfig(path);
+  ASSERT_TRUE(config.has_value()) << describeAll(config.error());
+  EXPECT_EQ(config->diff.secret_paths, (std::vector<std::string>{"/zms/vault/**", "/solr/security.json"}));
+  auto none = loadConfig(write("d.yaml", kBase + "diff:\n  secret_paths: []\n"));
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->diff.secret_paths.empty());
 }
 
 TEST_F(ConfigTest, NonDefaultValuesAreRead) {
@@ -231,6 +248,13 @@ const std::vector<MistakeCase> kMistakes = {
     {"fraction above 1", kBase + "  max_delete_fraction: 1.5\n", 8, "sync.max_delete_fraction must be between 0 and 1, got 1.5"},
     {"fraction below 0", kBase + "  max_delete_fraction: -0.1\n", 8, "sync.max_delete_fraction must be between 0 and 1, got -0.1"},
     {"negative audit interval", kBase + "  audit_interval_s: -1\n", 8, "sync.audit_interval_s must not be negative, got -1"},
+    {"secret path not a glob", kBase + "diff:\n  secret_paths: [ config/users ]\n", 9,
+     "diff.secret_paths[0] 'config/users' is not a valid glob: it must be absolute"},
+    {"unknown key in diff", kBase + "diff:\n  show_secrets: true\n", 9, "unknown key 'show_secrets' in 'diff'"},
+    // Every full batch would exceed the server's default jute.maxbuffer and drop the connection.
+    {"request bytes above 1 MiB", kBase + "  max_request_bytes: 2000000\n", 8,
+     "sync.max_request_bytes must be at most 1048576 (ZooKeeper's default jute.maxbuffer"},
+    {"request bytes just above 1 MiB", kBase + "  max_request_bytes: 1048577\n", 8, "must be at most 1048576"},
     {"zero max_in_flight", "primary:\n  connect: a:1\n  max_in_flight: 0\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
      "primary.max_in_flight must be greater than 0"},
     // Paths.
@@ -422,8 +446,8 @@ TEST_F(ConnectOptionsTest, CopiesTheSiteSettings) {
 
 TEST_F(ConnectOptionsTest, ReadsCredentialsFromFileAndEnvironment) {
   SiteConfig s = site();
-  s.auth.push_back(AuthConfig{"digest", write("p.digest", "replicator:s3cret\n").string(), ""});
-  s.auth.push_back(AuthConfig{"digest", write("q.digest", "other:pa:ss\r\n").string(), ""});
+  s.auth.push_back(AuthConfig{"digest", writeSecret("p.digest", "replicator:s3cret\n").string(), ""});
+  s.auth.push_back(AuthConfig{"digest", writeSecret("q.digest", "other:pa:ss\r\n").string(), ""});
   ASSERT_EQ(setenv("ZKS_TEST_CREDENTIALS", "envuser:envpass", 1), 0);
   s.auth.push_back(AuthConfig{"digest", "", "ZKS_TEST_CREDENTIALS"});
   auto options = connectOptions(s, "primary");
@@ -448,7 +472,7 @@ TEST_F(ConnectOptionsTest, MissingFileNamesTheFile) {
 
 TEST_F(ConnectOptionsTest, MalformedSecretIsNeverShown) {
   SiteConfig s = site();
-  std::string file = write("bad.digest", "topsecretwithoutcolon\n").string();
+  std::string file = writeSecret("bad.digest", "topsecretwithoutcolon\n").string();
   s.auth.push_back(AuthConfig{"digest", file, ""});
   auto options = connectOptions(s, "primary");
   ASSERT_FALSE(options.has_value());
@@ -457,7 +481,7 @@ TEST_F(ConnectOptionsTest, MalformedSecretIsNeverShown) {
   EXPECT_EQ(options.error().describe().find("topsecret"), std::string::npos) << options.error().describe();
 
   SiteConfig two_lines = site();
-  two_lines.auth.push_back(AuthConfig{"digest", write("two.digest", "user:pw\nmore:secret\n").string(), ""});
+  two_lines.auth.push_back(AuthConfig{"digest", writeSecret("two.digest", "user:pw\nmore:secret\n").string(), ""});
   auto second = connectOptions(two_lines, "primary");
   ASSERT_FALSE(second.has_value());
   EXPECT_EQ(second.error().describe().find("secret"), std::string::npos) << second.error().describe();
@@ -470,6 +494,38 @@ TEST_F(ConnectOptionsTest, MalformedSecretIsNeverShown) {
   ASSERT_FALSE(third.has_value());
   EXPECT_NE(third.error().message.find("ZKS_TEST_BAD"), std::string::npos);
   EXPECT_EQ(third.error().describe().find("hiddenvalue"), std::string::npos) << third.error().describe();
+}
+
+// As ssh does with private keys: a secret others can read is refused, with
+// one line naming the file and its mode, and never the secret.
+TEST_F(ConnectOptionsTest, ACredentialsFileOthersCanReadIsRefused) {
+  for (auto mode : {fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read,
+                    fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read,
+                    fs::perms::owner_read | fs::perms::group_write}) {
+    SiteConfig s = site();
+    const fs::path file = write("open.digest", "replicator:s3cret\n");
+    fs::permissions(file, mode);
+    s.auth.push_back(AuthConfig{"digest", file.string(), ""});
+    auto options = connectOptions(s, "backup");
+    ASSERT_FALSE(options.has_value()) << "mode " << std::oct << static_cast<unsigned>(mode);
+    EXPECT_EQ(options.error().path, file.string());
+    char expected[64];
+    std::snprintf(expected, sizeof expected, "permissions %04o", static_cast<unsigned>(mode));
+    const std::string line = options.error().describe();
+    EXPECT_NE(line.find(expected), std::string::npos) << line;
+    EXPECT_NE(line.find("too open"), std::string::npos) << line;
+    EXPECT_NE(line.find("chmod 600"), std::string::npos) << line;
+    EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+    EXPECT_EQ(line.find("s3cret"), std::string::npos) << line;
+    fs::remove(file);
+  }
+  SiteConfig owner_only = site();
+  owner_only.auth.push_back(AuthConfig{"digest", writeSecret("ok.digest", "replicator:s3cret\n").string(), ""});
+  auto read_only = writeSecret("ro.digest", "replicator:s3cret\n");
+  fs::permissions(read_only, fs::perms::owner_read);
+  owner_only.auth.push_back(AuthConfig{"digest", read_only.string(), ""});
+  auto options = connectOptions(owner_only, "backup");
+  EXPECT_TRUE(options.has_value()) << options.error().describe();
 }
 
 TEST_F(ConnectOptionsTest, UnsetVariableIsNamed) {

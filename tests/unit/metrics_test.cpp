@@ -1,7 +1,12 @@
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -419,6 +424,95 @@ TEST_F(HttpServerTest, PortInUseIsAnError) {
   ASSERT_FALSE(started.has_value());
   EXPECT_EQ(started.error().code, ErrorCode::kIo);
   EXPECT_NE(started.error().message.find("cannot listen on 127.0.0.1:"), std::string::npos) << started.error().message;
+}
+
+// A plain TCP connection to the server, for clients that misbehave.
+int connectRaw(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+std::string readAll(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+// One client opening connections that send nothing, or trickle a request a
+// byte at a time (each holds one of the server's workers), must not keep
+// the probe from answering.
+TEST_F(HttpServerTest, StalledAndTricklingConnectionsDoNotStarveReadyz) {
+  setReady(true, "leader, connected");
+  constexpr int kTrickling = 4, kSilent = 4;
+  std::vector<int> fds;
+  for (int i = 0; i < kTrickling + kSilent; ++i) fds.push_back(connectRaw(server_->port()));
+  for (int i = 0; i < kTrickling; ++i) {
+    const std::string head = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    send(fds[i], head.data(), head.size(), MSG_NOSIGNAL);
+  }
+  std::atomic<bool> stop{false};
+  std::thread trickler([&] {
+    // The slow client's pace: one header byte per connection every 100 ms,
+    // never finishing its request.
+    while (!stop) {
+      for (int i = 0; i < kTrickling; ++i) send(fds[i], "a", 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  struct Cleanup {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    std::vector<int>& fds;
+    ~Cleanup() {
+      stop = true;
+      thread.join();
+      for (int fd : fds) close(fd);
+    }
+  } cleanup{stop, trickler, fds};
+
+  for (int probe = 0; probe < 3; ++probe) {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_connection_timeout(3, 0);
+    c.set_read_timeout(3, 0);
+    const auto start = std::chrono::steady_clock::now();
+    auto res = c.Get("/readyz");
+    ASSERT_TRUE(res) << "probe " << probe << ": " << httplib::to_string(res.error()) << " after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count()
+                     << " ms";
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, "leader, connected\n");
+  }
+}
+
+// Probes and scrapes carry no body: a large one is refused (413) before it
+// is held in memory.
+TEST_F(HttpServerTest, ARequestBodyOverTheLimitIsRefused) {
+  const int fd = connectRaw(server_->port());
+  const std::string body(64 * 1024, 'x');
+  const std::string request = "POST /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  size_t sent = 0;
+  while (sent < request.size()) {
+    const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  const std::string response = readAll(fd);
+  close(fd);
+  EXPECT_EQ(response.substr(0, 12), "HTTP/1.1 413") << response.substr(0, 200);
+  // The server is still serving.
+  auto res = client().Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
 }
 
 TEST(HttpServer, StopRightAfterStartReturns) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "state/counters.h"
 #include "state/failover.h"
 #include "state/store.h"
@@ -199,12 +201,12 @@ TEST_F(StateFenceTest, TheDaemonsStateWritesGoThroughTheFenceAndSurviveRaces) {
   auto token = acquireFence(client_, kStatePath, "host-a:1");
   ASSERT_TRUE(token.has_value());
   // Another writer's set slips in between: updateState re-reads and redoes.
-  ASSERT_EQ(server_->setDirect(paths_.state, toJson(SiteState{.leader = "meddler"})).code, zk::Code::kOk);
+  ASSERT_EQ(server_->setDirect(paths_.state, toJson(SiteState{.last_full_sync_ms = 1234})).code, zk::Code::kOk);
   auto updated = updateState(client_, kStatePath, *token, [](SiteState& s) { s.last_applied_zxid = 7; });
   ASSERT_TRUE(updated.has_value()) << updated.error().describe();
   auto stored = readState(client_, kStatePath);
   EXPECT_EQ(stored->state.last_applied_zxid, 7);
-  EXPECT_EQ(stored->state.leader, "meddler");  // untouched field kept from the newer record
+  EXPECT_EQ(stored->state.last_full_sync_ms, 1234);  // untouched field kept from the newer record
 
   auto newer = acquireFence(client_, kStatePath, "host-b:2");
   ASSERT_TRUE(newer.has_value());
@@ -212,6 +214,36 @@ TEST_F(StateFenceTest, TheDaemonsStateWritesGoThroughTheFenceAndSurviveRaces) {
   ASSERT_FALSE(stale.has_value());
   EXPECT_EQ(stale.error().code, ErrorCode::kFenced);
   EXPECT_EQ(readState(client_, kStatePath)->state.last_applied_zxid, 7);
+}
+
+// `status` shows who wrote the record last and when: every write says so,
+// whatever the caller changed.
+TEST_F(StateFenceTest, EveryStateWriteNamesTheWriterAndTheTime) {
+  auto token = acquireFence(client_, kStatePath, "host-a:1");
+  ASSERT_TRUE(token.has_value());
+  EXPECT_EQ(token->identity, "host-a:1");
+  const int64_t before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  auto updated = updateState(client_, kStatePath, *token, [](SiteState& s) {
+    s.last_full_reconcile_ms = 99;
+    s.last_full_reconcile_result = "converged_except_reported";
+    s.reported_nodes = 3;
+  });
+  ASSERT_TRUE(updated.has_value()) << updated.error().describe();
+  const int64_t after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  const SiteState st = readState(client_, kStatePath)->state;
+  EXPECT_EQ(st.leader, "host-a:1");
+  EXPECT_GE(st.updated_ms, before);
+  EXPECT_LE(st.updated_ms, after);
+  EXPECT_EQ(st.last_full_reconcile_result, "converged_except_reported");
+  EXPECT_EQ(st.reported_nodes, 3);
+
+  // A caller cannot write someone else's name.
+  auto second = acquireFence(client_, kStatePath, "host-b:2");
+  ASSERT_TRUE(second.has_value());
+  ASSERT_TRUE(updateState(client_, kStatePath, *second, [](SiteState& s) { s.leader = "forged"; }).has_value());
+  EXPECT_EQ(readState(client_, kStatePath)->state.leader, "host-b:2");
 }
 
 TEST_F(StateFenceTest, FailoverRaisesTheSavedCountersSoNewSequentialNamesAreAboveReplicatedOnes) {

@@ -124,19 +124,38 @@ TEST(NextSequence, FollowsTheServersCreationCountNotTheReportedCversion) {
   }
 }
 
-TEST(CounterChunks, SplitUnderTheLimitAndDecodeToTheSameMap) {
+TEST(CounterChunks, BucketsSplitByAStableHashAndDecodeToTheSameMap) {
   Counters counters;
   for (int i = 0; i < 5000; ++i) counters["/zms/topic/t" + std::to_string(i) + "/\"q\"\\"] = i * 3;
-  const size_t limit = 16 * 1024;
-  auto chunks = encodeCounterChunks(counters, limit);
-  EXPECT_GT(chunks.size(), 5u);
+  const size_t buckets = 8;
+  std::vector<Counters> split(buckets);
+  for (const auto& [path, value] : counters) split[counterBucket(path, buckets)][path] = value;
   Counters back;
-  for (const auto& chunk : chunks) {
-    EXPECT_LE(chunk.size(), limit);
-    ASSERT_TRUE(decodeCounterChunk(chunk, back).has_value());
+  for (const auto& bucket : split) {
+    EXPECT_GT(bucket.size(), 5000u / buckets / 2) << "a bucket far below its share";
+    ASSERT_TRUE(decodeCounterChunk(encodeCounterChunk(bucket), back).has_value());
   }
   EXPECT_EQ(back, counters);
-  EXPECT_TRUE(encodeCounterChunks({}, limit).empty());
+  // The bucket of a path depends on the path alone: the same in every process.
+  EXPECT_EQ(counterBucket("/zms/topic/t1", 64), counterBucket("/zms/topic/t1", 64));
+  EXPECT_EQ(counterBucket("/anything", 1), 0u);
+}
+
+TEST(CounterChunks, TheBucketCountKeepsChunksNearTheTargetAndMovesRarely) {
+  EXPECT_EQ(counterBucketCount(0, 0), 1u);
+  EXPECT_EQ(counterBucketCount(10, 0), 1u);
+  EXPECT_EQ(counterBucketCount(100 * kCounterChunkTargetBytes, 0), 128u);
+  // Growth within twice the target keeps the count (no full rewrite)...
+  EXPECT_EQ(counterBucketCount(2 * 128 * kCounterChunkTargetBytes, 128), 128u);
+  // ...beyond it the count moves.
+  EXPECT_EQ(counterBucketCount(3 * 128 * kCounterChunkTargetBytes, 128), 512u);
+  EXPECT_EQ(counterBucketCount(kCounterChunkTargetBytes, 128), 1u);
+}
+
+TEST(CounterMerge, KeepsTheLargerValuePerParent) {
+  Counters into{{"/a", 5}, {"/b", 1}};
+  mergeCounters(into, {{"/a", 3}, {"/b", 4}, {"/c", 2}});
+  EXPECT_EQ(into, (Counters{{"/a", 5}, {"/b", 4}, {"/c", 2}}));
 }
 
 TEST(CounterChunks, RefuseAChunkThatIsNotAMapOfIntegers) {
@@ -197,6 +216,52 @@ TEST(StatusFormat, TextAndJsonCarryRoleEpochLeaderAndHistory) {
   EXPECT_EQ(j["leader"], "host-a:1");
   EXPECT_EQ(j["history"][0]["reason"], "drill");
   EXPECT_EQ(j["live"]["reachable"], false);
+}
+
+}  // namespace
+}  // namespace zks::state
+
+namespace zks::state {
+namespace {
+
+TEST(StatusFormat, ShowsWhoWroteTheStateTheLastFullReconcileAndWhoMayWriteTheRecords) {
+  constexpr int64_t kNow = 1'700'000'000'000;
+  StatusSnapshot s;
+  s.state_path = "/zkstandby";
+  s.state.version = 1;
+  s.state.state = SiteState{.last_full_reconcile_ms = kNow - 90'000,
+                            .last_full_reconcile_result = "converged_except_reported",
+                            .reported_nodes = 4,
+                            .leader = "host-a:42",
+                            .updated_ms = kNow - 3'000};
+  s.records_acl = {{zk::perm::kAll, "digest", "zks:SECRETHASH="}, {zk::perm::kRead, "world", "anyone"}};
+  s.lease = FenceLease{.holder = "final-sync@ops:7", .purpose = "failover --final-sync by ops@jump", .until_ms = kNow + 20'000};
+  const LiveFigures live;
+  const std::string text = formatStatusText(s, live, kNow);
+  EXPECT_NE(text.find("state written:             2023-11-14T22:13:17Z  (3s ago) by host-a:42"), std::string::npos) << text;
+  EXPECT_NE(text.find("last full reconcile:       2023-11-14T22:11:50Z  (1m30s ago)  converged_except_reported, 4 nodes reported"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("records:                   writable only by digest:zks, readable by all"), std::string::npos) << text;
+  EXPECT_NE(text.find("fence lease:               held by final-sync@ops:7"), std::string::npos) << text;
+  EXPECT_EQ(text.find("SECRETHASH"), std::string::npos) << text;
+
+  auto j = nlohmann::json::parse(formatStatusJson(s, live, kNow));
+  EXPECT_EQ(j["state_written_by"], "host-a:42");
+  EXPECT_EQ(j["state_updated_ms"], kNow - 3'000);
+  EXPECT_EQ(j["last_full_reconcile_ms"], kNow - 90'000);
+  EXPECT_EQ(j["last_full_reconcile_result"], "converged_except_reported");
+  EXPECT_EQ(j["reported_nodes"], 4);
+  EXPECT_EQ(j["records"]["protected"], true);
+  EXPECT_EQ(j["records"]["writers"], "digest:zks");
+  EXPECT_EQ(j["fence_lease"]["holder"], "final-sync@ops:7");
+  EXPECT_EQ(j.dump().find("SECRETHASH"), std::string::npos);
+
+  s.records_acl = zk::openAcl();
+  s.lease.reset();
+  const std::string open = formatStatusText(s, live, kNow);
+  EXPECT_NE(open.find("records:                   OPEN: any client"), std::string::npos) << open;
+  EXPECT_EQ(open.find("fence lease:"), std::string::npos) << open;
 }
 
 }  // namespace
