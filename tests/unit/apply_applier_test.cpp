@@ -10,7 +10,7 @@ using zk::FakeClient;
 using zk::FakeServer;
 
 plan::Change create(const std::string& path) {
-  return plan::Change{.kind = plan::ChangeKind::kCreate, .path = path, .after = std::string("d")};
+  return plan::Change{.kind = plan::ChangeKind::kCreate, .path = path, .after = std::string("d"), .acl = zk::openAcl()};
 }
 
 // One slot, held busy by a paused client: what is flushed meanwhile waits.
@@ -58,6 +58,42 @@ TEST_F(ApplierTest, ASingleRequestWaitsForTheBatchesQueuedBeforeIt) {
   for (const auto& o : outcomes) EXPECT_EQ(o.kind, OutcomeKind::kApplied) << o.change.path;
   ASSERT_TRUE(server->node("/a/b"));
   EXPECT_EQ(server->node("/a/b")->acl, acl);
+}
+
+// Issue 12 item 17: only a failed fence check (op 0: bad version, no node)
+// is a lost fence. A check refused for another reason, or a later op's
+// refusal, is an ordinary refusal of the change.
+TEST(ApplierFence, OnlyABadVersionOrMissingFenceIsALostFence) {
+  auto server = std::make_shared<FakeServer>();
+  FakeClient client{server};
+  EventLoop loop;
+  server->createDirect({.path = "/fence"});
+  // The client may write below /open but not read the fence node.
+  server->createDirect({.path = "/hidden", .acl = {{zk::perm::kAll & ~zk::perm::kRead, "world", "anyone"}}});
+  server->createDirect({.path = "/locked", .acl = {{zk::perm::kRead, "world", "anyone"}}});
+  std::vector<Outcome> outcomes;
+  auto run = [&](std::vector<zk::Op> prefix, plan::Change change) {
+    Applier applier{client, loop, ApplierOptions{.prefix = std::move(prefix)},
+                    [&](const Outcome& o) { outcomes.push_back(o); }};
+    outcomes.clear();
+    applier.submit(std::move(change));
+    applier.flush();
+    EXPECT_TRUE(loop.runUntil([&] { return outcomes.size() == 1; }, EventLoop::Clock::now() + std::chrono::seconds(10)));
+    return applier.fenced();
+  };
+  // A create refused on op 1 (no CREATE permission on the parent).
+  EXPECT_FALSE(run({zk::CheckOp{"/fence", 0}}, create("/locked/child")));
+  EXPECT_EQ(outcomes.at(0).kind, OutcomeKind::kRefused);
+  EXPECT_EQ(outcomes.at(0).code, zk::Code::kNoAuth);
+  // The fence check itself refused for lack of READ: not a moved fence.
+  EXPECT_FALSE(run({zk::CheckOp{"/hidden", 0}}, create("/a")));
+  EXPECT_EQ(outcomes.at(0).kind, OutcomeKind::kRefused);
+  EXPECT_EQ(outcomes.at(0).code, zk::Code::kNoAuth);
+  // The fence moved, or is gone: fenced.
+  EXPECT_TRUE(run({zk::CheckOp{"/fence", 7}}, create("/b")));
+  EXPECT_EQ(outcomes.at(0).kind, OutcomeKind::kFenced);
+  EXPECT_TRUE(run({zk::CheckOp{"/nofence", 0}}, create("/c")));
+  EXPECT_EQ(outcomes.at(0).kind, OutcomeKind::kFenced);
 }
 
 }  // namespace
