@@ -152,5 +152,72 @@ TEST_F(ReplicatorReliabilityTest, AnUnreadablePrimaryNodeIsNotAMappingFailure) {
   ASSERT_TRUE(backup_server->node("/app/services/a"));
 }
 
+// Issue 12 item 8: a write the backup refuses for good parks its node: it
+// is reported, and neither another full pass nor retries follow, until the
+// primary node changes.
+TEST_F(ReplicatorReliabilityTest, AWriteRefusedForGoodParksTheNodeInsteadOfLooping) {
+  backup_server->createRecursiveDirect("/app/services");
+  backup_server->createDirect({.path = "/app/services/a", .data = "standby", .acl = {{zk::perm::kRead, "world", "anyone"}}});
+  reconcile::ReconcileReport last;
+  reconcile::Engine engine;
+  engine.options.roots = {{"/app", "/app"}};
+  engine.options.policies.acls = plan::AclPolicy::kOpen;
+  replicator = std::make_unique<Replicator>(
+      loop, primary, backup, engine, std::vector<zk::Op>{zk::CheckOp{"/zkstandby/fence", 0}}, metrics, index,
+      ReplicatorHooks{.on_fenced = [this] { fenced = true; },
+                      .on_full_reconcile_done = [&](const reconcile::ReconcileReport& r, const std::string&) { last = r; }});
+  replicator->requestFullReconcile("leader", false);
+  ASSERT_TRUE(runUntil([&] { return replicator->firstReconcileDone(); }));
+  EXPECT_EQ(last.result(), reconcile::ReconcileResult::kConvergedExceptReported);
+  EXPECT_GE(last.parked, 1u);
+  EXPECT_EQ(last.reportedNodes(), 1u);
+  EXPECT_EQ(replicator->parkedNodes(), 1u);
+  EXPECT_EQ(backupData("/app/services/b"), "host=10.0.0.2");
+  // Other changes go on; the parked node is not written again.
+  backup_fake.resetCounters();
+  for (int i = 0; i < 20; ++i) primary_server->setDirect("/app/services/b", "host=10.0.0." + std::to_string(i));
+  ASSERT_TRUE(runUntil([&] { return backupData("/app/services/b") == "host=10.0.0.19"; }));
+  ASSERT_TRUE(backup_fake.waitIdle());
+  EXPECT_EQ(metrics.reconciles("leader").value(), 1u) << "a refusal for good started another full pass";
+  EXPECT_EQ(backupData("/app/services/a"), "standby");
+  EXPECT_LE(backup_fake.counters().write_requests, 21u) << "the parked node was written again";
+  // It changes on the primary: tried again (and parked again).
+  const auto before = backup_fake.counters().write_requests;
+  primary_server->setDirect("/app/services/a", "host=10.0.0.42");
+  ASSERT_TRUE(runUntil([&] { return backup_fake.counters().write_requests > before; }))
+      << backup_fake.counters().write_requests;
+  EXPECT_TRUE(runUntil([&] { return replicator->parkedNodes() == 1 && replicator->queueDepth() == 0; }));
+  EXPECT_EQ(backupData("/app/services/a"), "standby");
+}
+
+// Issue 12 item 1: a new leader starts from the saved counters; the
+// highest value wins.
+TEST_F(ReplicatorReliabilityTest, SavedCountersAreMergedNotReplaced) {
+  start();
+  replicator->adoptSavedCounters({{"/app/services", 2}, {"/app/gone", 40}});
+  ASSERT_TRUE(replicator->counters().count("/app/services"));
+  const int32_t seen = replicator->counters().at("/app/services");
+  EXPECT_GE(seen, 2);
+  EXPECT_EQ(replicator->counters().at("/app/gone"), 40) << "a parent this leader never saw is kept";
+  replicator->adoptSavedCounters({{"/app/services", 1}});
+  EXPECT_EQ(replicator->counters().at("/app/services"), seen) << "a lower saved value never lowers a counter";
+}
+
+// Issue 12 item 8: while the backup is disconnected no pass starts (no
+// retry storm); once it is back, the waiting work is done.
+TEST_F(ReplicatorReliabilityTest, NothingStartsWhileTheBackupIsDisconnected) {
+  start();
+  ASSERT_TRUE(converges());
+  replicator->setConnected(true, false);
+  primary_server->setDirect("/app/services/a", "host=10.0.0.5");
+  backup_fake.resetCounters();
+  // The event waits in the queue: no pass took it.
+  ASSERT_TRUE(runUntil([&] { return replicator->queueDepth() == 1; }));
+  ASSERT_TRUE(backup_fake.waitIdle());
+  EXPECT_EQ(backup_fake.counters().reads + backup_fake.counters().write_requests, 0u);
+  replicator->setConnected(true, true);
+  EXPECT_TRUE(converges());
+}
+
 }  // namespace
 }  // namespace zks::daemon
