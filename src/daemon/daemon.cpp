@@ -216,14 +216,16 @@ void Daemon::connectRead() {
         });
         return;
       }
-      setRead(true);
-      if (options_.reverse) armBackupFenceWatch();
       // A new session holds no watches: read everything again, fetching data
-      // only where the index says a node moved.
+      // only where the index says a node moved. Asked before the replicator
+      // hears of the connection, so that it merges with a full reconcile
+      // still waiting for it (a new leader's) rather than following it.
       if (replicator_) {
         replicator_->primaryGap();
         replicator_->requestFullReconcile("session", true);
       }
+      setRead(true);
+      if (options_.reverse) armBackupFenceWatch();
     });
   });
 }

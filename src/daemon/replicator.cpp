@@ -88,9 +88,8 @@ void Replicator::reload(const reconcile::Engine& engine) {
 
 void Replicator::requestFullReconcile(const std::string& reason, bool trust_index) {
   if (stopped_) return;
-  // A pending untrusted pass covers a trusted one; keep the stronger.
-  if (full_pending_ && !full_pending_->second) trust_index = false;
-  full_pending_ = {reason, trust_index};
+  // A pending untrusted pass covers any other request: it stays as it is.
+  if (!full_pending_ || full_pending_->second) full_pending_ = {reason, trust_index};
   if (!full_running_) startFull();
 }
 
