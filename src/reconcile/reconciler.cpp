@@ -353,8 +353,10 @@ void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string&
   const std::string backup_path =
       dir->root ? dir->root->target : join(dir->backup_path, lastSegment(mapped.path.empty() ? source_path : mapped.path));
   if (!dir->root && dir->list_backup && dir->backup_children.erase(lastSegment(backup_path)) == 0 &&
-      !options_.index->held(source_path)) {
+      entry.replicated) {
     // The counterpart is gone from the backup (drift): read it all again.
+    // (A node that was not replicated — a mapping failure, a parked
+    // create — has none to lose.)
     options_.index->erase(source_path);
     readPrimaryFull(dir, source_path);
     return;
@@ -444,8 +446,11 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
     childDone(dir);  // a primary ephemeral: not copied, and it has no children
     return;
   }
-  // Read again: whatever was reported of it is decided anew.
-  if (options_.index && !options_.dry_run) options_.index->release(source_path);
+  // Read again: whatever was reported of it is decided anew (but a data
+  // event on a known copy reads no ACL: a redacted one stays reported).
+  if (options_.index && !options_.dry_run && !(dir->root && knownCopy(source_path, get.stat))) {
+    options_.index->release(source_path);
+  }
   MappedNode mapped = options_.mapper ? options_.mapper(source_path, get.data)
                                       : MappedNode{true, source_path, get.data, {}, {}};
   // The walk maps one level at a time: the backup parent is already known,

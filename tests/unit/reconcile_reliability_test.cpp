@@ -183,5 +183,45 @@ TEST_F(ReconcileReliabilityTest, AWriteRefusedForGoodIsReportedAndNeedsNoOtherPa
   EXPECT_TRUE(listed);
 }
 
+// A pass that trusts the index reports the nodes reported before and
+// unchanged since, without writing them again: the result of a trusted full
+// reconcile tells the same story as the pass that found them.
+TEST_F(ReconcileReliabilityTest, ATrustedPassReportsParkedAndUnmappableNodesAgainWithoutWriting) {
+  primary_server->createRecursiveDirect("/zms/locked", "primary");
+  primary_server->createRecursiveDirect("/zms/bad", "x");
+  backup_server->createRecursiveDirect("/zms");
+  backup_server->createDirect({.path = "/zms/locked", .data = "standby", .acl = {{perm::kRead, "world", "anyone"}}});
+  FakeClient primary(primary_server);
+  FakeClient backup(backup_server);
+  NodeIndex index;
+  auto o = options();
+  o.policies.acls = plan::AclPolicy::kOpen;
+  o.index = &index;
+  o.mapper = [](const std::string& path, const std::string& data) {
+    MappedNode m{.path = path, .data = data};
+    if (path == "/zms/bad") m.failure = "value not in table";
+    return m;
+  };
+  auto first = pass(primary, backup, o);
+  EXPECT_EQ(first.result(), ReconcileResult::kConvergedExceptReported);
+  EXPECT_EQ(first.reportedNodes(), 2u);
+  EXPECT_EQ(index.parked(), 1u);
+
+  backup_server->resetCounters();
+  o.trust_index = true;
+  auto second = pass(primary, backup, o);
+  EXPECT_EQ(second.result(), ReconcileResult::kConvergedExceptReported);
+  EXPECT_EQ(second.reportedNodes(), 2u);
+  EXPECT_EQ(second.mapping_failures, 1u);
+  EXPECT_GE(second.parked, 1u);
+  EXPECT_EQ(backup_server->counters().write_requests, 0u) << "a parked node was written again";
+
+  // The primary node changes: it is tried again (and parked again).
+  primary_server->setDirect("/zms/locked", "primary v2");
+  auto third = pass(primary, backup, o);
+  EXPECT_GT(backup_server->counters().write_requests, 0u);
+  EXPECT_EQ(third.reportedNodes(), 2u);
+}
+
 }  // namespace
 }  // namespace zks::reconcile
