@@ -99,7 +99,8 @@ TEST_F(ReplicatorReliabilityTest, TheQueueDepthCountsWritesNotBatches) {
                                             std::vector<zk::Op>{zk::CheckOp{"/zkstandby/fence", 0}}, metrics, index,
                                             ReplicatorHooks{.on_fenced = [this] { fenced = true; }});
   replicator->requestFullReconcile("leader", false);
-  EXPECT_TRUE(runUntil([&] { return replicator->queueDepth() >= 300; }, 5s))
+  // 304 writes, the first batch (a few dozen) may already be answered.
+  EXPECT_TRUE(runUntil([&] { return replicator->queueDepth() >= 250; }, 10s))
       << "queue depth " << replicator->queueDepth() << " for 300+ planned writes";
 }
 
