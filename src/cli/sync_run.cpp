@@ -78,11 +78,11 @@ SyncOutcome syncBehindFence(const reconcile::Engine& engine, reconcile::Sites& s
       s.updated_ms = now;
       if (result != reconcile::ReconcileResult::kNotConverged) {
         s.last_full_sync_ms = now;
-        // Every primary answer of the pass came after its first one, so a
-        // pass that wrote everything it planned holds every change up to
-        // that answer's zxid (a sync sets no watches: later zxids it read
-        // prove nothing about nodes read before them).
-        s.last_applied_zxid = std::max(s.last_applied_zxid, report.first_primary_zxid);
+        // Every node was read after its root's answer, so a pass that
+        // wrote everything it planned holds every change up to the roots'
+        // zxid (a sync sets no watches: the later zxids it read prove
+        // nothing about nodes read before them).
+        s.last_applied_zxid = std::max(s.last_applied_zxid, report.root_zxid);
       }
     });
     if (!updated) spdlog::warn("could not record the sync in the site state: {}", updated.error().describe());

@@ -343,7 +343,7 @@ void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string&
                                     const IndexEntry& entry) {
   ++report_.primary_nodes;
   ++nodes_read_;
-  noteZxid(stat);
+  noteZxid(stat, dir->root != nullptr);
   if (options_.on_primary_node) options_.on_primary_node(source_path, stat);
   if (!plan::replicates(stat, options_.policies)) {
     childDone(dir);
@@ -393,10 +393,12 @@ void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string&
   childDone(dir);
 }
 
-void Reconciler::noteZxid(const zk::Stat& stat) {
+void Reconciler::noteZxid(const zk::Stat& stat, bool root) {
   const int64_t zxid = std::max(stat.mzxid, stat.pzxid);
-  if (report_.first_primary_zxid == 0) report_.first_primary_zxid = zxid;
   report_.max_primary_zxid = std::max(report_.max_primary_zxid, zxid);
+  if (root) {
+    report_.root_zxid = roots_read_++ == 0 ? zxid : std::min(report_.root_zxid, zxid);
+  }
 }
 
 void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
@@ -437,7 +439,7 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
   }
   ++report_.primary_nodes;
   ++nodes_read_;
-  noteZxid(get.stat);
+  noteZxid(get.stat, dir->root != nullptr);
   if (options_.on_primary_node) options_.on_primary_node(source_path, get.stat);
   if (options_.progress && nodes_read_ % options_.progress_every == 0) {
     options_.progress(nodes_read_, report_.planned_writes - writes_pending_);
@@ -977,6 +979,8 @@ void Reconciler::maybeFinish() {
     report_.applied.batches = own_applier_->stats().batches;
     report_.applied.batch_fallbacks = own_applier_->stats().batch_fallbacks;
   }
+  // A root not read (missing, or its read failed) proves nothing.
+  if (roots_read_ < options_.roots.size()) report_.root_zxid = 0;
   finished_ = true;
   if (options_.on_finished) loop_.post(options_.on_finished);
 }

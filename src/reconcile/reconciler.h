@@ -127,11 +127,12 @@ struct ReconcileReport {
   size_t blocked = 0;            // deletes prevented by ephemerals or protected nodes
   size_t held_by_ephemeral = 0;  // paths a standby-site ephemeral holds
   // The highest primary zxid (mzxid or pzxid) among the nodes read, and the
-  // one of the first primary answer: every answer after it reflects every
-  // change up to it, so a pass without watches that wrote everything it
-  // planned holds the primary as of first_primary_zxid at least.
+  // lowest among the roots' reads (0 when a root was not read). Each node
+  // of a root's subtree is read after the root's answer came back, so it
+  // reflects every change up to that root's zxid: a pass without watches
+  // that wrote everything it planned holds the primary as of root_zxid.
   int64_t max_primary_zxid = 0;
-  int64_t first_primary_zxid = 0;
+  int64_t root_zxid = 0;
 
   ReconcileResult result() const;
   // Strictly converged: nothing left to write, nothing reported.
@@ -199,7 +200,7 @@ class Reconciler {
   void maybeFinish();
   void scheduleFlush();
   void countRead();
-  void noteZxid(const zk::Stat& primary_stat);
+  void noteZxid(const zk::Stat& primary_stat, bool root);
 
   // Async read helpers that post their completion to the loop.
   void get(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::GetResult)> then);
@@ -222,6 +223,7 @@ class Reconciler {
   bool deletes_submitted_ = false;
   bool finished_ = false;
   size_t nodes_read_ = 0;
+  size_t roots_read_ = 0;  // roots whose zxid went into root_zxid
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
