@@ -99,6 +99,10 @@ class Daemon {
   void joinElection();
   void onElectionError(const Error& e, uint64_t generation);
   std::shared_ptr<state::LeaderElection> currentElection();
+  // Whether this candidate is registered behind another one (a follower
+  // standing by); polled after joining until it leads or stands by.
+  void checkStandingBy();
+  void pollStandingBy(int tries_left);
   void onElected();
   void onLost();
   void onFenced();
@@ -324,6 +328,35 @@ void Daemon::joinElection() {
   publish();
   election->start();
   spdlog::info("joined the leader election as {}", identity_);
+  pollStandingBy(100);
+}
+
+void Daemon::checkStandingBy() {
+  const bool was = rs_.standing_by;
+  rs_.standing_by = false;
+  auto election = currentElection();
+  if (election && !rs_.leader && !election->isLeader()) {
+    const std::string node = election->nodePath();
+    if (!node.empty()) {
+      if (auto candidates = state::readCandidates(*write_, engine_.config.state_path); candidates) {
+        const std::string name = node.substr(node.rfind('/') + 1);
+        bool registered = false;
+        for (const auto& c : *candidates) registered |= c.node == name;
+        rs_.standing_by = registered && !candidates->empty() && candidates->front().node != name;
+      } else {
+        rs_.standing_by = was;  // unknown: keep what was known
+      }
+    }
+  }
+  if (rs_.standing_by != was) publish();
+}
+
+void Daemon::pollStandingBy(int tries_left) {
+  checkStandingBy();
+  if (rs_.leader || rs_.standing_by || tries_left <= 0) return;
+  loop_.postAfter(std::chrono::milliseconds(200), [this, alive = alive_, tries_left] {
+    if (*alive && !exit_code_) pollStandingBy(tries_left - 1);
+  });
 }
 
 // An election error (the election node deleted, no auth, an invalid ACL)
@@ -429,6 +462,7 @@ void Daemon::onElected() {
   fence_failures_ = 0;
   fence_ = *token;
   rs_.leader = true;
+  rs_.standing_by = false;
   rs_.first_done = false;
   rs_.last_result.clear();
   metrics_.leader.set(1);
@@ -460,6 +494,7 @@ void Daemon::onLost() {
   rs_.last_result.clear();
   metrics_.leader.set(0);
   publish();
+  pollStandingBy(100);
 }
 
 void Daemon::onFenced() {
@@ -561,6 +596,7 @@ void Daemon::stateTick() {
     rs_.election_error.clear();
     if (std::chrono::steady_clock::now() - election_error_at_ > std::chrono::seconds(60)) election_failures_ = 0;
   }
+  if (rs_.write_connected && !rs_.leader) checkStandingBy();
   publish();
   if (!rs_.write_connected || !election_started_ || exit_code_) return;
   if (options_.reverse) {

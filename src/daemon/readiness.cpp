@@ -8,7 +8,10 @@ Readiness judgeReadiness(const ReadinessState& s, const std::string& read_site, 
   if (!s.read_connected) return {false, "not connected to the " + read_site};
   if (!s.election_ok) return {false, "leader election failing (" + s.election_error + "); rejoining after a pause"};
   if (!s.in_election) return {false, "not yet in the leader election"};
-  if (!s.leader) return {true, "follower: standing by"};
+  if (!s.leader) {
+    if (s.standing_by) return {true, "follower: standing by"};
+    return {false, "in the leader election: not yet leader or follower"};
+  }
   if (!s.first_done) return {false, "leader: first full reconcile not done"};
   if (s.guard_tripped) {
     return {false, "leader: the delete guard held back the last full reconcile's deletes (" + s.not_converged_reason +

@@ -5,9 +5,12 @@
 // 503 (not ready) means "do not count on this daemon for failover right
 // now"; an operator's readiness probe alerts (or restarts) on it:
 //  - fenced (the site was failed over), or not connected to either site;
-//  - not (yet) in the leader election, or the election is failing and the
-//    daemon backs off to rejoin it: with a broken election this daemon can
-//    neither lead nor take over, so high availability is gone;
+//  - not (yet) in the leader election, or in it but not yet known to be a
+//    follower (a single daemon is briefly neither leader nor follower before
+//    its election resolves: it must not look ready then), or the election
+//    is failing and the daemon backs off to rejoin it: with a broken
+//    election this daemon can neither lead nor take over, so high
+//    availability is gone;
 //  - leader, and the first full reconcile is not done;
 //  - leader, and the last full reconcile tripped the delete guard: the
 //    backup keeps nodes the primary deleted until an operator decides
@@ -37,6 +40,8 @@ struct ReadinessState {
   bool write_connected = false;
   bool in_election = false;
   bool election_ok = true;
+  // Registered behind another candidate (its node is not the first).
+  bool standing_by = false;
   std::string election_error;  // the last election error while !election_ok
   bool leader = false;
   bool first_done = false;  // leader: a full reconcile ended (any result)

@@ -28,7 +28,14 @@ TEST(Readiness, DecidesFromTheDaemonsState) {
   };
   const Case cases[] = {
       {"a converged leader", [](ReadinessState&) {}, true, "leader: replicating"},
-      {"a follower", [](ReadinessState& s) { s.leader = false; }, true, "follower"},
+      {"a follower",
+       [](ReadinessState& s) {
+         s.leader = false;
+         s.standing_by = true;
+       },
+       true, "follower: standing by"},
+      {"elected neither leader nor follower yet", [](ReadinessState& s) { s.leader = false; }, false,
+       "not yet leader or follower"},
       {"converged except reported nodes",
        [](ReadinessState& s) {
          s.last_result = "converged_except_reported";
