@@ -64,9 +64,9 @@ TEST_F(ApplierTest, ASingleRequestWaitsForTheBatchesQueuedBeforeIt) {
 // is a lost fence. A check refused for another reason, or a later op's
 // refusal, is an ordinary refusal of the change.
 TEST(ApplierFence, OnlyABadVersionOrMissingFenceIsALostFence) {
+  EventLoop loop;  // outlives the client
   auto server = std::make_shared<FakeServer>();
   FakeClient client{server};
-  EventLoop loop;
   server->createDirect({.path = "/fence"});
   // The client may write below /open but not read the fence node.
   server->createDirect({.path = "/hidden", .acl = {{zk::perm::kAll & ~zk::perm::kRead, "world", "anyone"}}});
@@ -133,9 +133,9 @@ class SpecialCreatesClient final : public zk::Client {
 // the same session; with the fence moved, not one of them lands.
 class FencedSinglesTest : public ::testing::Test {
  protected:
+  EventLoop loop;  // outlives the client
   std::shared_ptr<FakeServer> server = std::make_shared<FakeServer>();
   FakeClient client{server};
-  EventLoop loop;
   std::vector<Outcome> outcomes;
 
   void SetUp() override {

@@ -18,12 +18,14 @@ using namespace std::chrono_literals;
 
 class ReplicatorReliabilityTest : public ::testing::Test {
  protected:
+  // The loop outlives the clients: answers still in flight when a test
+  // ends are posted to it (and never run).
+  EventLoop loop;
   std::shared_ptr<FakeServer> primary_server = std::make_shared<FakeServer>();
   std::shared_ptr<FakeServer> backup_server = std::make_shared<FakeServer>();
   FakeClient primary{primary_server};
   FakeClient backup_fake{backup_server};
   zk::FaultClient backup{backup_fake};
-  EventLoop loop;
   metrics::Registry registry;
   DaemonMetrics metrics{registry};
   reconcile::NodeIndex index;
