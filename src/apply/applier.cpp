@@ -293,7 +293,10 @@ void Applier::sendFenced(std::shared_ptr<Batch> batch) {
       --in_flight_;
       in_flight_changes_ -= batch->changes.size();
       awaiting_fence_check_ = false;
-      if (result.code == zk::Code::kOk) {
+      if (fenced_) {
+        // An earlier batch already found the fence moved.
+        for (auto& c : batch->changes) report(OutcomeKind::kFenced, zk::Code::kBadVersion, std::move(c));
+      } else if (result.code == zk::Code::kOk) {
         for (auto& c : batch->changes) applySingle(std::move(c));
       } else if (zk::isRetryable(result.code)) {
         // Not sent: re-read and re-plan, as after any unknown outcome.
