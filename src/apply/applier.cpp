@@ -6,9 +6,31 @@
 
 namespace zks::apply {
 
+namespace {
+// Single requests that share one fence check.
+constexpr size_t kMaxSinglesPerCheck = 256;
+
+bool isFenceLoss(zk::Code code) { return code == zk::Code::kBadVersion || code == zk::Code::kNoNode; }
+}  // namespace
+
+bool refusedForGood(zk::Code code) {
+  switch (code) {
+    case zk::Code::kNoAuth:
+    case zk::Code::kInvalidAcl:
+    case zk::Code::kBadArguments:
+    case zk::Code::kUnimplemented:
+    case zk::Code::kNoChildrenForEphemerals:
+      return true;
+    default:
+      return false;
+  }
+}
+
 struct Applier::Batch {
   std::vector<Pending> changes;
-  bool single = false;  // one setAcl, container or TTL create: not a multi
+  // Requests of their own (setAcl, container or TTL creates), sent after a
+  // fence check: not a multi.
+  bool single = false;
 
   static std::shared_ptr<Batch> of(Pending change, bool single) {
     auto batch = std::make_shared<Batch>();
@@ -23,7 +45,8 @@ zk::Op toOp(const plan::Change& change) {
     case plan::ChangeKind::kCreate:
       return zk::CreateOp{.path = change.path,
                           .data = change.after.value_or(""),
-                          .acl = change.acl.empty() ? zk::openAcl() : change.acl,
+                          // Never widened: an empty list is refused by the server (invalid ACL).
+                          .acl = change.acl,
                           .mode = change.mode,
                           .ttl_ms = change.ttl_ms};
     case plan::ChangeKind::kUpdate:
@@ -64,22 +87,42 @@ void Applier::report(OutcomeKind kind, zk::Code code, Pending pending) {
   if (callback) callback(Outcome{kind, code, std::move(pending.change)});
 }
 
+bool Applier::needsOwnRequest(const plan::Change& change) const {
+  if (change.kind == plan::ChangeKind::kSetAcl) return true;  // ZooKeeper's multi has no setACL
+  const bool special = change.kind == plan::ChangeKind::kCreate && change.mode != zk::CreateMode::kPersistent &&
+                       change.mode != zk::CreateMode::kPersistentSequential;
+  // The 3.8 C client cannot put a container or TTL create in a multi.
+  return special && !backup_.capabilities().special_creates_in_multi;
+}
+
+void Applier::enqueue(std::shared_ptr<Batch> batch) {
+  queued_changes_ += batch->changes.size();
+  queue_.push_back(std::move(batch));
+}
+
+std::shared_ptr<Applier::Batch> Applier::dequeue() {
+  auto batch = std::move(queue_.front());
+  queue_.pop_front();
+  queued_changes_ -= batch->changes.size();
+  return batch;
+}
+
 void Applier::submit(plan::Change change, OutcomeCallback done) {
   Pending pending{std::move(change), std::move(done)};
   if (fenced_) {
     report(OutcomeKind::kFenced, zk::Code::kBadVersion, std::move(pending));
     return;
   }
-  const bool container_or_ttl = pending.change.kind == plan::ChangeKind::kCreate &&
-                                pending.change.mode != zk::CreateMode::kPersistent &&
-                                pending.change.mode != zk::CreateMode::kPersistentSequential;
-  if (pending.change.kind == plan::ChangeKind::kSetAcl || container_or_ttl) {
-    // ZooKeeper's multi has no setACL, and the 3.8 C client cannot put a
-    // container or TTL create in one. Keep submit order by flushing what
-    // precedes it; the request follows its batch on the same session (FIFO).
-    // These single requests carry no fence check (README: "Fencing").
+  if (needsOwnRequest(pending.change)) {
+    // Keep submit order: what precedes it goes first; consecutive ones
+    // share a fence check.
     closeCurrent();
-    queue_.push_back(Batch::of(std::move(pending), /*single=*/true));
+    if (!queue_.empty() && queue_.back()->single && queue_.back()->changes.size() < kMaxSinglesPerCheck) {
+      ++queued_changes_;
+      queue_.back()->changes.push_back(std::move(pending));
+    } else {
+      enqueue(Batch::of(std::move(pending), /*single=*/true));
+    }
     sendReady();
     return;
   }
@@ -107,7 +150,7 @@ void Applier::flush() {
 
 void Applier::closeCurrent() {
   if (current_.empty()) return;
-  queue_.push_back(std::make_shared<Batch>(Batch{std::move(current_)}));
+  enqueue(std::make_shared<Batch>(Batch{std::move(current_)}));
   current_.clear();
   current_bytes_ = 0;
   flush_requested_ = false;
@@ -138,17 +181,16 @@ bool Applier::rateAllows(size_t ops) {
 }
 
 void Applier::sendReady() {
-  while (!fenced_ && in_flight_ < options_.max_batches_in_flight) {
+  while (!fenced_ && !awaiting_fence_check_ && in_flight_ < options_.max_batches_in_flight) {
     if (queue_.empty()) {
       if (!flush_requested_) return;
       closeCurrent();
       if (queue_.empty()) return;
     }
     if (!rateAllows(queue_.front()->changes.size())) return;
-    auto batch = std::move(queue_.front());
-    queue_.pop_front();
+    auto batch = dequeue();
     if (batch->single) {
-      applySingle(std::move(batch->changes.front()));
+      sendFenced(std::move(batch));
     } else {
       send(std::move(batch));
     }
@@ -160,11 +202,13 @@ void Applier::send(std::shared_ptr<Batch> batch) {
   ops.reserve(ops.size() + batch->changes.size());
   for (const auto& c : batch->changes) ops.push_back(toOp(c.change));
   ++in_flight_;
+  in_flight_changes_ += batch->changes.size();
   ++stats_.batches;
   backup_.multi(std::move(ops), [this, loop = &loop_, alive = alive_, batch](zk::MultiResult result) {
     loop->post([this, alive, batch, result = std::move(result)]() mutable {
       if (!*alive) return;
       --in_flight_;
+      in_flight_changes_ -= batch->changes.size();
       onBatchDone(batch, std::move(result));
       sendReady();
     });
@@ -181,13 +225,21 @@ void Applier::onBatchDone(std::shared_ptr<Batch> batch, zk::MultiResult result) 
     for (auto& c : batch->changes) report(OutcomeKind::kUnknown, result.code, std::move(c));
     return;
   }
-  // Which op failed? The fence check is among the prefix ops.
-  for (size_t i = 0; i < prefix && i < result.results.size(); ++i) {
-    if (result.results[i].code != zk::Code::kOk && result.results[i].code != zk::Code::kRuntimeInconsistency) {
-      spdlog::error("backup write refused: the fence moved ({}); this replicator stops writing",
-                    zk::codeName(result.results[i].code));
-      for (auto& c : batch->changes) report(OutcomeKind::kFenced, result.code, std::move(c));
-      fenceAll(result.code);
+  // Op 0 is the fence check. Only its failure with bad version or no node
+  // means the fence moved; refused for another reason (say no auth to read
+  // the fence node) no change of this batch can land, and each is refused.
+  if (prefix > 0 && !result.results.empty()) {
+    const zk::Code check = result.results.front().code;
+    if (isFenceLoss(check)) {
+      spdlog::error("backup write refused: the fence moved ({}); this replicator stops writing", zk::codeName(check));
+      for (auto& c : batch->changes) report(OutcomeKind::kFenced, check, std::move(c));
+      fenceAll(check);
+      return;
+    }
+    if (check != zk::Code::kOk && check != zk::Code::kRuntimeInconsistency) {
+      spdlog::error("backup write refused: the fence check on {} failed ({})", zk::opPath(options_.prefix.front()),
+                    zk::codeName(check));
+      for (auto& c : batch->changes) report(OutcomeKind::kRefused, check, std::move(c));
       return;
     }
   }
@@ -204,6 +256,7 @@ void Applier::fenceAll(zk::Code code) {
   fenced_ = true;
   auto queue = std::move(queue_);
   queue_.clear();
+  queued_changes_ = 0;
   auto current = std::move(current_);
   current_.clear();
   current_bytes_ = 0;
@@ -216,18 +269,63 @@ void Applier::fenceAll(zk::Code code) {
 // that the changes that can land do, and each refused one learns its reason.
 void Applier::fallBackToSingles(std::shared_ptr<Batch> batch) {
   for (auto& c : batch->changes) {
+    queued_changes_ += 1;
     queue_.push_front(Batch::of(std::move(c), /*single=*/false));
   }
   // push_front reversed them; restore submit order among the singles.
   std::reverse(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch->changes.size()));
 }
 
+// A multi of the fence check alone, then (once it passed) the batch's
+// requests back to back on the same session. Nothing else is sent in
+// between, so submit order holds.
+void Applier::sendFenced(std::shared_ptr<Batch> batch) {
+  if (options_.prefix.empty()) {
+    for (auto& c : batch->changes) applySingle(std::move(c));
+    return;
+  }
+  awaiting_fence_check_ = true;
+  ++in_flight_;
+  in_flight_changes_ += batch->changes.size();
+  backup_.multi(options_.prefix, [this, loop = &loop_, alive = alive_, batch](zk::MultiResult result) {
+    loop->post([this, alive, batch, result = std::move(result)]() mutable {
+      if (!*alive) return;
+      --in_flight_;
+      in_flight_changes_ -= batch->changes.size();
+      awaiting_fence_check_ = false;
+      if (fenced_) {
+        // An earlier batch already found the fence moved.
+        for (auto& c : batch->changes) report(OutcomeKind::kFenced, zk::Code::kBadVersion, std::move(c));
+      } else if (result.code == zk::Code::kOk) {
+        for (auto& c : batch->changes) applySingle(std::move(c));
+      } else if (zk::isRetryable(result.code)) {
+        // Not sent: re-read and re-plan, as after any unknown outcome.
+        for (auto& c : batch->changes) report(OutcomeKind::kUnknown, result.code, std::move(c));
+      } else {
+        const zk::Code check = result.results.empty() ? result.code : result.results.front().code;
+        if (isFenceLoss(check)) {
+          spdlog::error("backup write refused: the fence moved ({}); this replicator stops writing",
+                        zk::codeName(check));
+          for (auto& c : batch->changes) report(OutcomeKind::kFenced, check, std::move(c));
+          fenceAll(check);
+          return;
+        }
+        spdlog::error("backup write refused: the fence check failed ({})", zk::codeName(check));
+        for (auto& c : batch->changes) report(OutcomeKind::kRefused, check, std::move(c));
+      }
+      sendReady();
+    });
+  });
+}
+
 void Applier::applySingle(Pending pending) {
   ++in_flight_;
+  ++in_flight_changes_;
   auto finish = [this, loop = &loop_, alive = alive_](Pending change, zk::Code code) {
     loop->post([this, alive, change = std::move(change), code]() mutable {
       if (!*alive) return;
       --in_flight_;
+      --in_flight_changes_;
       if (code == zk::Code::kOk) {
         report(OutcomeKind::kApplied, code, std::move(change));
       } else if (zk::isRetryable(code)) {

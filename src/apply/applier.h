@@ -7,9 +7,19 @@
 // Threading: submit(), flush() and the outcome callback all run on the
 // owner's EventLoop thread; client completions are posted there.
 //
+// Requests that cannot go inside a multi — setACL, and container and TTL
+// creates when the backup client cannot put those in one
+// (Capabilities::special_creates_in_multi) — go out only after a multi of
+// the fence check alone has succeeded on the same session. Replies come in
+// order (FIFO), so such a write lands at most one round trip after a fence
+// check that passed: a failover can no longer be followed by seconds of
+// them. Consecutive ones share one check.
+//
 // Failure handling (level-triggered, never a blind retry):
-//  - a batch refused on its fence check: every change gets kFenced and the
-//    applier stops sending;
+//  - a batch whose fence check (op 0) fails with bad version or no node:
+//    every change gets kFenced and the applier stops sending. The check
+//    refused for another reason (no auth) is a refusal of the batch, not a
+//    moved fence;
 //  - a batch refused on one of its changes (an answer such as node exists or
 //    bad version): the batch is redone change by change, each still behind
 //    the fence check, so every change learns its own answer;
@@ -37,6 +47,12 @@ enum class OutcomeKind : uint8_t {
   kFenced,    // the fence moved: stop writing
   kTooLarge,  // the change alone exceeds the request limit; never sent
 };
+
+// A refusal no re-read and re-plan can change (no auth, invalid ACL, bad
+// arguments, ...): the change's node is reported, not retried until it
+// changes. The others (bad version, node exists, no node, not empty) mean
+// the backup moved under the plan: re-read and re-plan.
+bool refusedForGood(zk::Code code);
 
 struct Outcome {
   OutcomeKind kind;
@@ -80,7 +96,9 @@ class Applier {
   // Nothing queued, batched or in flight.
   bool idle() const;
   bool fenced() const { return fenced_; }
-  size_t queued() const { return queue_.size() + current_.size(); }
+  // Writes (changes, not batches) not yet answered: being batched, queued
+  // or in flight.
+  size_t pendingWrites() const { return queued_changes_ + current_.size() + in_flight_changes_; }
   const ApplierStats& stats() const { return stats_; }
 
  private:
@@ -91,12 +109,18 @@ class Applier {
   struct Batch;
   void sendReady();
   void closeCurrent();  // the batch being filled joins the queue
+  void enqueue(std::shared_ptr<Batch> batch);
+  std::shared_ptr<Batch> dequeue();
   void send(std::shared_ptr<Batch> batch);
   void onBatchDone(std::shared_ptr<Batch> batch, zk::MultiResult result);
   void fallBackToSingles(std::shared_ptr<Batch> batch);
   void report(OutcomeKind kind, zk::Code code, Pending pending);
-  void applySingle(Pending pending);  // setAcl, container and TTL creates
+  // setAcl, container and TTL creates: after a fence check (sendFenced),
+  // then one request each (applySingle).
+  void sendFenced(std::shared_ptr<Batch> batch);
+  void applySingle(Pending pending);
   void fenceAll(zk::Code code);
+  bool needsOwnRequest(const plan::Change& change) const;
 
   zk::Client& backup_;
   EventLoop& loop_;
@@ -108,7 +132,12 @@ class Applier {
   size_t current_bytes_ = 0;
   bool flush_requested_ = false;  // send current_ at the next free slot
   std::deque<std::shared_ptr<Batch>> queue_;  // full batches waiting for a slot
-  size_t in_flight_ = 0;
+  size_t queued_changes_ = 0;     // changes in queue_
+  size_t in_flight_ = 0;          // requests in flight
+  size_t in_flight_changes_ = 0;  // changes they carry
+  // A fence check for single requests is in flight: nothing else is sent
+  // until they are (they must keep their place in submit order).
+  bool awaiting_fence_check_ = false;
   bool fenced_ = false;
   ApplierStats stats_;
   // Rate limit: ops may be sent while budget_ > 0; it refills with time.

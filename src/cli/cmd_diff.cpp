@@ -4,6 +4,7 @@
 #include "cli/command.h"
 #include "cli/diff_format.h"
 #include "cli/reconcile_common.h"
+#include "cli/sync_run.h"
 #include "mapping/path.h"
 
 namespace zks::cli {
@@ -16,6 +17,22 @@ struct DiffArgs {
   bool reverse = false;
   bool show_secrets = false;
 };
+
+// 0 in sync; 4 in sync except nodes reported as unreplicable (a mapping
+// failure, an ACL the primary redacted, a node the replicator may not read,
+// a delete blocked or a path held by a standby-site ephemeral: `sync`
+// cannot change them either); 1 when sync would write or could not settle
+// something (the delete guard, path collisions).
+int diffExitStatus(const std::vector<plan::Change>& shown, bool guard_tripped) {
+  bool differences = guard_tripped;
+  bool reported = false;
+  for (const auto& c : shown) {
+    if (c.reported) reported = true;
+    else differences = true;
+  }
+  if (differences) return kExitNotConverged;
+  return reported ? kExitReportedNodes : kExitOk;
+}
 
 int runDiff(const DiffArgs& args) {
   auto engine = loadEngine(args.config_file, args.reverse);
@@ -51,7 +68,7 @@ int runDiff(const DiffArgs& args) {
       args.format == "json" ? formatDiffJson(shown, summary, *redactor) : formatDiffText(shown, summary, *redactor);
   std::fwrite(out.data(), 1, out.size(), stdout);
   if (args.format == "text") std::printf("%s\n", summaryLine(summary, "diff: ").c_str());
-  return summary.differences() || summary.guard_tripped ? kExitNotConverged : kExitOk;
+  return diffExitStatus(shown, report.guard_tripped);
 }
 
 }  // namespace

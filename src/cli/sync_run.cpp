@@ -51,12 +51,12 @@ SyncOutcome syncBehindFence(const reconcile::Engine& engine, reconcile::Sites& s
       if (stat.cversion > 0 || stat.num_children > 0) counters[backup_path] = state::nextSequence(stat);
     };
   }
-  auto result = [&] {
+  auto passes = [&] {
     ProgressReporter progress(who);
     progress.attach(options);
     return reconcile::reconcileUntilStable(*sites.read, writer, options);
   }();
-  const auto& report = result.report;
+  const auto& report = passes.report;
 
   if (report.fenced && engine.reverse) {
     auto loss = state::explainReverseFenceLoss(*sites.read, state_path);
@@ -73,17 +73,30 @@ SyncOutcome syncBehindFence(const reconcile::Engine& engine, reconcile::Sites& s
     return {kExitNotConverged, "zkstandby: stopped: another replicator took the fence during this sync"};
   }
   for (const auto& c : report.changes) {
-    std::string line = std::string(plan::changeKindName(c.kind)) + " " + c.path + ": " + c.reason;
+    std::string line = std::string(c.reported ? "reported " : "") + std::string(plan::changeKindName(c.kind)) + " " +
+                       c.path + ": " + c.reason;
     std::fprintf(stderr, "%s\n", line.c_str());
   }
   if (report.error) {
     return {kExitError, "zkstandby: error: " + report.error->describe()};
   }
+  const auto result = report.result();
+  const size_t reported = report.reportedNodes();
   if (!engine.reverse) {
-    const bool converged = report.converged();
+    const int64_t now = nowMillis();
     auto updated = state::updateState(writer, state_path, *token, [&](state::SiteState& s) {
-      if (converged) s.last_full_sync_ms = nowMillis();
-      s.last_applied_zxid = std::max(s.last_applied_zxid, report.max_primary_zxid);
+      s.last_full_reconcile_ms = now;
+      s.last_full_reconcile_result = std::string(reconcile::resultName(result));
+      s.reported_nodes = static_cast<int64_t>(reported);
+      s.updated_ms = now;
+      if (result != reconcile::ReconcileResult::kNotConverged) {
+        s.last_full_sync_ms = now;
+        // Every node was read after its root's answer, so a pass that
+        // wrote everything it planned holds every change up to the roots'
+        // zxid (a sync sets no watches: the later zxids it read prove
+        // nothing about nodes read before them).
+        s.last_applied_zxid = std::max(s.last_applied_zxid, report.root_zxid);
+      }
     });
     if (!updated) spdlog::warn("could not record the sync in the site state: {}", updated.error().describe());
     if (auto saved = state::saveCounters(writer, state_path, counters, *token, nowMillis()); !saved) {
@@ -92,18 +105,23 @@ SyncOutcome syncBehindFence(const reconcile::Engine& engine, reconcile::Sites& s
   }
 
   std::ostringstream line;
-  line << who << ": " << (report.converged() ? "converged" : "NOT converged") << ": " << report.applied.created
-       << " created, " << report.applied.updated << " updated, " << report.applied.acls_set << " ACLs set, "
-       << report.applied.deleted << " deleted; " << report.primary_nodes << " " << engine.read_site
-       << " nodes in " << std::fixed;
+  line << who << ": "
+       << (result == reconcile::ReconcileResult::kConverged                 ? "converged"
+           : result == reconcile::ReconcileResult::kConvergedExceptReported ? "converged except reported nodes"
+                                                                            : "NOT converged")
+       << ": " << report.applied.created << " created, " << report.applied.updated << " updated, "
+       << report.applied.acls_set << " ACLs set, " << report.applied.deleted << " deleted; " << report.primary_nodes
+       << " " << engine.read_site << " nodes in " << std::fixed;
   line.precision(2);
-  line << result.seconds << " s (" << result.passes << (result.passes == 1 ? " pass)" : " passes)");
+  line << passes.seconds << " s (" << passes.passes << (passes.passes == 1 ? " pass)" : " passes)");
   if (report.guard_tripped) line << "; " << report.guard_reason;
-  if (report.skipped) line << "; " << report.skipped << " not replicated";
-  if (report.blocked) line << "; " << report.blocked << " deletes blocked";
+  if (reported) line << "; " << reported << " reported nodes (listed above)";
   if (report.conflicts) line << "; " << report.conflicts << " conflicts";
   if (report.refused || report.unknown) line << "; " << report.refused + report.unknown << " writes unresolved";
-  return {report.converged() ? kExitOk : kExitNotConverged, line.str()};
+  const int code = result == reconcile::ReconcileResult::kConverged                 ? kExitOk
+                   : result == reconcile::ReconcileResult::kConvergedExceptReported ? kExitReportedNodes
+                                                                                    : kExitNotConverged;
+  return {code, line.str()};
 }
 
 }  // namespace zks::cli

@@ -21,7 +21,9 @@ struct DaemonOptions {
 
 // Exit statuses (SPEC 1): 0 clean stop, 2 bad config, 3 fenced (the site was
 // failed over, or forward mode while it is active), 1 deposed by another
-// writer (the supervisor restarts it, and it rejoins the election).
+// writer (the supervisor restarts it, and it rejoins the election), 4
+// reverse mode while the backup's role is standby: failback was never
+// started, or `resume` finished it (the supervisor must not restart it).
 int runDaemon(const DaemonOptions& options);
 
 }  // namespace zks::daemon

@@ -16,9 +16,11 @@ DaemonMetrics::DaemonMetrics(metrics::Registry& r)
       deletes(r.counter(kOps, kOpsHelp, {{"kind", "delete"}})),
       acls(r.counter(kOps, kOpsHelp, {{"kind", "set_acl"}})),
       drift_corrections(r.counter("zkstandby_drift_corrections_total",
-                                  "Writes an audit made because the backup had drifted from map(primary)")),
+                                  "Writes an audit made because the backup differed from what the replicator had "
+                                  "written for a primary node unchanged since (not primary changes it found)")),
       mapping_failures(r.counter("zkstandby_mapping_failures_total",
-                                 "Primary nodes that could not be mapped (not replicated until they change)")),
+                                 "Primary nodes whose payload or path could not be mapped (not replicated until they "
+                                 "change)")),
       refused_writes(r.counter("zkstandby_writes_unresolved_total",
                                "Writes refused or with unknown outcome, re-read and re-planned")),
       events(r.counter("zkstandby_watch_events_total", "Watch events received from the primary")),
@@ -29,14 +31,38 @@ DaemonMetrics::DaemonMetrics(metrics::Registry& r)
       leader(r.gauge("zkstandby_leader", "1 while this daemon is the elected writer")),
       role_active(r.gauge("zkstandby_role_active", "1 when the backup site's role is active (failed over)")),
       epoch(r.gauge("zkstandby_epoch", "The site state's epoch")),
-      queue_depth(r.gauge("zkstandby_queue_depth", "Primary paths waiting to be replicated plus writes in flight")),
+      queue_depth(r.gauge("zkstandby_queue_depth",
+                          "Writes not yet on the backup: primary paths waiting to be read (one write each at "
+                          "least) plus planned writes being batched, queued or in flight")),
       watches(r.gauge("zkstandby_watches", "Primary nodes watched (data and child watches)")),
       primary_nodes(r.gauge("zkstandby_nodes", "Replicated nodes per site at the last full reconcile",
                             {{"site", "primary"}})),
       backup_nodes(r.gauge("zkstandby_nodes", "Replicated nodes per site at the last full reconcile",
                            {{"site", "backup"}})),
-      last_applied_zxid(r.gauge("zkstandby_last_applied_zxid", "Highest primary zxid applied to the backup")),
-      ready(r.gauge("zkstandby_ready", "1 while /readyz answers 200")) {}
+      last_applied_zxid(r.gauge("zkstandby_last_applied_zxid",
+                                "Low watermark: every primary change at or below this zxid is on the backup "
+                                "(except reported nodes and ACL-only changes since the last audit)")),
+      ready(r.gauge("zkstandby_ready", "1 while /readyz answers 200")),
+      election_ok(r.gauge("zkstandby_election_ok",
+                          "1 while this daemon takes part in the leader election normally, 0 while it backs off "
+                          "after an election error")),
+      delete_guard_tripped(r.gauge("zkstandby_delete_guard_tripped",
+                                   "1 while the last full reconcile's delete guard held back its deletes")),
+      last_full_reconcile_converged(r.gauge("zkstandby_last_full_reconcile_converged",
+                                            "1 when the last full reconcile converged (reported nodes allowed)")),
+      last_full_reconcile_timestamp(r.gauge("zkstandby_last_full_reconcile_timestamp_seconds",
+                                            "Unix time of the end of the last converged full reconcile (reported "
+                                            "nodes allowed); 0 never")),
+      reported_nodes(r.gauge("zkstandby_reported_nodes",
+                             "Nodes reported as unreplicable by the last full reconcile")),
+      unreadable_nodes(r.gauge("zkstandby_unreadable_nodes",
+                               "Primary nodes the replicator may not read (no auth), at the last full reconcile")),
+      parked_nodes(r.gauge("zkstandby_parked_nodes",
+                           "Nodes parked after a write refused for good, until their primary node changes")),
+      counters_saved_timestamp(r.gauge("zkstandby_counters_saved_timestamp_seconds",
+                                       "Unix time of the last successful save of the sequence counters; 0 never")) {
+  election_ok.set(1);
+}
 
 void DaemonMetrics::applied(plan::ChangeKind kind) {
   switch (kind) {

@@ -36,6 +36,14 @@ struct DaemonMetrics {
   metrics::Gauge& backup_nodes;
   metrics::Gauge& last_applied_zxid;
   metrics::Gauge& ready;
+  metrics::Gauge& election_ok;
+  metrics::Gauge& delete_guard_tripped;
+  metrics::Gauge& last_full_reconcile_converged;
+  metrics::Gauge& last_full_reconcile_timestamp;
+  metrics::Gauge& reported_nodes;
+  metrics::Gauge& unreadable_nodes;
+  metrics::Gauge& parked_nodes;
+  metrics::Gauge& counters_saved_timestamp;
 };
 
 }  // namespace zks::daemon

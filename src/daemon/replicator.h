@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "common/event_loop.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/dirty_set.h"
+#include "daemon/watermark.h"
 #include "reconcile/node_index.h"
 #include "reconcile/setup.h"
 #include "state/counters.h"
@@ -44,10 +46,17 @@ class Replicator {
   // says a node has not moved (after a session loss); false reads everything
   // (audit, reload, leadership), which is what finds drift on the backup.
   void requestFullReconcile(const std::string& reason, bool trust_index);
+  // The primary session's watches were lost (a new session): changes made
+  // meanwhile fired no event, so the applied-zxid watermark waits for the
+  // next full reconcile that starts after this. Call before requesting it.
+  void primaryGap();
   // A primary watch event of the current session.
   void onPrimaryEvent(const zk::WatchEvent& event);
   // Replaces the mapping and options (SIGHUP); a full reconcile follows.
   void reload(const reconcile::Engine& engine);
+  // Passes start only while both sites are connected; work that arrives
+  // meanwhile waits (instead of failing and being retried every 100 ms).
+  void setConnected(bool primary, bool backup);
 
   // Stops starting work; what is in flight finishes or is dropped.
   void stop();
@@ -56,11 +65,22 @@ class Replicator {
 
   bool firstReconcileDone() const { return first_done_; }
   bool fenced() const { return applier_.fenced(); }
-  int64_t maxAppliedZxid() const { return max_applied_zxid_; }
+  // The low watermark of primary changes on the backup (see watermark.h);
+  // 0 until one is proven.
+  int64_t maxAppliedZxid() const { return watermark_.value(); }
   const state::Counters& counters() const { return counters_; }
   bool countersChanged() const { return counters_changed_; }
   void countersSaved() { counters_changed_ = false; }
-  size_t queueDepth() const { return dirty_.waiting() + dirty_.inProgress() + applier_.queued(); }
+  // Merges counters saved by an earlier leader (the highest value wins):
+  // a new leader must never save less than what is stored.
+  void adoptSavedCounters(const state::Counters& saved);
+  // Writes not yet on the backup: paths waiting to be read (one write each
+  // at least) plus planned writes being batched, queued or in flight.
+  size_t queueDepth() const { return dirty_.waiting() + applier_.pendingWrites(); }
+  // Nodes parked after a write refused for good.
+  size_t parkedNodes() const { return index_.parked(); }
+  // Sets the gauges that follow the replicator's state (queue, parked nodes).
+  void updateGauges();
 
  private:
   struct Pass;
@@ -70,6 +90,15 @@ class Replicator {
   reconcile::ReconcileOptions baseOptions();
   void onApplied(const plan::Change& change, bool event_pass, bool audit);
   void afterPass(Pass* pass);
+  void afterFullPass(Pass& pass, const reconcile::ReconcileReport& report);
+  void afterEventPass(Pass& pass, const reconcile::ReconcileReport& report);
+  // Marks `path` dirty with the watermark ticket of the work it stands for
+  // (a new one if not given).
+  void markDirty(const std::string& path, uint8_t flags, std::optional<Watermark::Ticket> ticket = std::nullopt);
+  // Looks at `path` again after a pause that doubles with each failure in
+  // a row (100 ms up to 30 s), holding `ticket` open meanwhile.
+  void retryLater(const std::string& path, uint8_t flags, Watermark::Ticket ticket);
+  bool connected() const { return primary_connected_ && backup_connected_; }
 
   EventLoop& loop_;
   zk::Client& primary_;
@@ -91,7 +120,20 @@ class Replicator {
   std::optional<std::pair<std::string, bool>> full_pending_;  // reason, trust_index
   bool first_done_ = false;
   bool stopped_ = false;
-  int64_t max_applied_zxid_ = 0;
+  bool primary_connected_ = true;
+  bool backup_connected_ = true;
+  int full_failures_ = 0;                               // full passes in a row that did not end clean
+  std::unordered_map<std::string, int> path_failures_;  // event paths: failed passes in a row
+
+  // The applied-zxid watermark: a ticket per dirty path not yet taken, per
+  // running event pass, per retry waiting, per primary gap not yet covered
+  // by a clean full pass, and for unresolved full-pass writes that only
+  // another full pass retries.
+  Watermark watermark_;
+  std::unordered_map<std::string, Watermark::Ticket> waiting_tickets_;
+  std::vector<Watermark::Ticket> gap_tickets_;
+  std::optional<Watermark::Ticket> full_retry_ticket_;
+
   state::Counters counters_;
   bool counters_changed_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -41,8 +41,17 @@ struct Change {
   int64_t ttl_ms = 0;
   int32_t expected_version = -1;      // update, delete: backup version read; setAcl: aversion
   std::vector<FieldChange> fields;    // what the mapping changed (for display)
-  std::string reason;                 // skipped, blocked, conflict
+  std::string reason;                 // skipped, blocked, conflict, and why a write was refused
   int64_t source_mtime_ms = 0;        // the primary node's mtime (replication lag)
+  // A node reported as unreplicable (not a difference another pass can
+  // settle): a mapping failure, a write too large or refused for good, an
+  // ACL the primary redacted, a primary node the replicator may not read, a
+  // delete blocked or a path held by a standby-site ephemeral. A pass whose
+  // only open items are these is "converged except reported nodes".
+  bool reported = false;
+  // A write that corrects drift: the backup differed from what the
+  // replicator had written for a primary node that has not changed since.
+  bool drift = false;
 };
 
 // Whether the change writes to the backup (the others are reports).

@@ -45,9 +45,65 @@ bool replicates(const zk::Stat& primary_stat, const Policies& policies) {
   return zk::kindOf(primary_stat) != zk::NodeKind::kEphemeral || policies.ephemerals == EphemeralPolicy::kPersist;
 }
 
-zk::AclList desiredAcl(const DesiredNode& desired, const Policies& policies) {
-  if (policies.acls == AclPolicy::kCopy && !desired.acl.empty()) return desired.acl;
-  return zk::openAcl();
+bool isRedactedDigest(const zk::Acl& entry) {
+  if (entry.scheme != "digest") return false;
+  // "user:" then base64(sha1): 27 characters and one '=' of padding. A user
+  // name has no ':' (ZooKeeper splits the credentials at the first one).
+  const auto colon = entry.id.find(':');
+  if (colon == std::string::npos || colon == 0) return true;
+  const std::string_view hash = std::string_view(entry.id).substr(colon + 1);
+  if (hash.size() != 28 || hash.back() != '=') return true;
+  for (char c : hash.substr(0, 27)) {
+    const bool b64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (!b64) return true;
+  }
+  return false;
+}
+
+bool hasRedactedDigest(const zk::AclList& acl) { return std::any_of(acl.begin(), acl.end(), isRedactedDigest); }
+
+namespace {
+// The primary's entries that can be written as they are.
+zk::AclList copyableEntries(const zk::AclList& acl) {
+  zk::AclList out;
+  for (const auto& a : acl) {
+    if (!isRedactedDigest(a)) out.push_back(a);
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<zk::AclList> desiredAcl(const DesiredNode& desired, const Policies& policies) {
+  switch (policies.acls) {
+    case AclPolicy::kOpen: return zk::openAcl();
+    case AclPolicy::kKeepBackup: return std::nullopt;
+    case AclPolicy::kCopy:
+      // An empty list is an ACL not read, never "open": ZooKeeper has no
+      // node without an ACL entry.
+      if (desired.acl.empty() || hasRedactedDigest(desired.acl)) return std::nullopt;
+      return desired.acl;
+  }
+  return std::nullopt;
+}
+
+bool needsParentAcl(const DesiredNode& desired, const Policies& policies) {
+  switch (policies.acls) {
+    case AclPolicy::kOpen: return false;
+    case AclPolicy::kKeepBackup: return true;
+    // Every entry redacted. (An empty list is an ACL not read: no create.)
+    case AclPolicy::kCopy: return !desired.acl.empty() && copyableEntries(desired.acl).empty();
+  }
+  return false;
+}
+
+std::optional<zk::AclList> createAcl(const DesiredNode& desired, const Policies& policies) {
+  if (needsParentAcl(desired, policies)) {
+    if (!desired.parent_acl || desired.parent_acl->empty()) return std::nullopt;
+    return desired.parent_acl;
+  }
+  if (policies.acls == AclPolicy::kOpen) return zk::openAcl();
+  if (desired.acl.empty()) return std::nullopt;
+  return copyableEntries(desired.acl);
 }
 
 bool sameAcl(zk::AclList a, zk::AclList b) {
@@ -93,10 +149,33 @@ std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const st
     return out;
   }
 
+  // The primary's ACL names digest ids the server redacted: they are never
+  // written, and the node is reported (its data still goes).
+  std::optional<Change> redacted;
+  if (policies.acls == AclPolicy::kCopy && hasRedactedDigest(desired->acl)) {
+    redacted = Change{.kind = ChangeKind::kSkipped,
+                      .path = desired->path,
+                      .source_path = desired->source_path,
+                      .reason = "ACL not copied: the primary showed a redacted digest id (the replicator's primary "
+                                "identity needs ADMIN on this node, or a super identity)",
+                      .reported = true};
+  }
+
   if (!backup) {
+    auto acl = createAcl(*desired, policies);
+    if (!acl) {
+      // The reconciler supplies parent_acl where it is needed; without it
+      // the node is not created rather than created with a guessed ACL.
+      out.push_back(Change{.kind = ChangeKind::kSkipped,
+                           .path = desired->path,
+                           .source_path = desired->source_path,
+                           .reason = "not created: the ACL it should get is not known",
+                           .reported = true});
+      return out;
+    }
     Change create{.kind = ChangeKind::kCreate, .path = desired->path, .source_path = desired->source_path};
     create.after = desired->data;
-    create.acl = desiredAcl(*desired, policies);
+    create.acl = std::move(*acl);
     create.mode = createModeFor(desired->stat);
     if (create.mode == zk::CreateMode::kPersistentWithTtl) {
       create.ttl_ms = ttlOf(desired->stat);
@@ -105,15 +184,18 @@ std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const st
     create.fields = desired->fields;
     create.source_mtime_ms = desired->stat.mtime;
     out.push_back(std::move(create));
+    if (redacted) out.push_back(std::move(*redacted));
     return out;
   }
 
   if (zk::kindOf(backup->stat) == zk::NodeKind::kEphemeral) {
-    // A standby-site session owns this path; writing it would fight that client.
+    // A standby-site session owns this path; writing it would fight that
+    // client. Reported: it clears when that client goes.
     out.push_back(Change{.kind = ChangeKind::kConflict,
                          .path = desired->path,
                          .source_path = desired->source_path,
-                         .reason = "an ephemeral node of the standby site holds this path"});
+                         .reason = "an ephemeral node of the standby site holds this path",
+                         .reported = true});
     return out;
   }
 
@@ -123,16 +205,16 @@ std::vector<Change> planNode(const std::optional<DesiredNode>& desired, const st
     out.push_back(std::move(update));
   }
 
-  if (policies.acls != AclPolicy::kKeepBackup && backup->acl) {
-    auto want = desiredAcl(*desired, policies);
-    if (!sameAcl(want, *backup->acl)) {
+  if (backup->acl) {
+    if (auto want = desiredAcl(*desired, policies); want && !sameAcl(*want, *backup->acl)) {
       Change acl{.kind = ChangeKind::kSetAcl, .path = desired->path, .source_path = desired->source_path};
-      acl.acl = std::move(want);
+      acl.acl = std::move(*want);
       acl.acl_before = *backup->acl;
       acl.expected_version = backup->stat.aversion;
       out.push_back(std::move(acl));
     }
   }
+  if (redacted) out.push_back(std::move(*redacted));
   return out;
 }
 

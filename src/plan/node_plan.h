@@ -28,8 +28,12 @@ struct DesiredNode {
   std::string path;  // backup path
   std::string data;  // mapped payload
   zk::Stat stat;     // the primary's stat
-  zk::AclList acl;   // the primary's ACL (acls: copy)
+  zk::AclList acl;   // the primary's ACL (acls: copy); empty: not known
   std::vector<FieldChange> fields;
+  // The ACL of the backup node's parent, where a create needs it: under
+  // `acls: keep-backup`, and under `acls: copy` when no entry of the
+  // primary's ACL can be copied (see isRedactedDigest).
+  std::optional<zk::AclList> parent_acl;
 };
 
 struct BackupNode {
@@ -55,8 +59,26 @@ Change planKnownUpdate(const DesiredNode& desired);
 // Whether a primary node is replicated at all under the ephemeral policy.
 bool replicates(const zk::Stat& primary_stat, const Policies& policies);
 
-// The ACL the backup should carry for `desired` under `policies`.
-zk::AclList desiredAcl(const DesiredNode& desired, const Policies& policies);
+// A digest ACL entry whose id is not "user:<base64 SHA-1>" (28 characters):
+// what a 3.8 server shows a client without ADMIN on the node instead of the
+// hash ("user:x", CVE-2019-0201). Such an id must never be written: nobody
+// could authenticate as it.
+bool isRedactedDigest(const zk::Acl& entry);
+bool hasRedactedDigest(const zk::AclList& acl);
+
+// The ACL the backup should carry for `desired` under `policies`, for a
+// node that exists there; nothing when the policy leaves the backup's ACL
+// alone (keep-backup) or it cannot be known (copy: the primary ACL was not
+// read, or holds redacted digest ids).
+std::optional<zk::AclList> desiredAcl(const DesiredNode& desired, const Policies& policies);
+
+// The ACL a node the replicator creates gets: copy: the primary's, less
+// redacted digest entries (the backup parent's if none is left); open:
+// world:anyone; keep-backup: the backup parent's. Nothing when that needs
+// desired.parent_acl and it is not set (see needsParentAcl).
+std::optional<zk::AclList> createAcl(const DesiredNode& desired, const Policies& policies);
+// Whether createAcl needs desired.parent_acl.
+bool needsParentAcl(const DesiredNode& desired, const Policies& policies);
 
 // ACL lists compare as sets: ZooKeeper keeps them in insertion order but
 // order has no meaning.

@@ -22,10 +22,32 @@ std::string lastSegment(const std::string& path) {
 
 }  // namespace
 
-bool ReconcileReport::converged() const {
-  if (fenced || error || guard_tripped) return false;
-  if (refused || unknown || skipped || blocked || conflicts) return false;
-  return true;
+std::string_view resultName(ReconcileResult result) {
+  switch (result) {
+    case ReconcileResult::kConverged: return "converged";
+    case ReconcileResult::kConvergedExceptReported: return "converged_except_reported";
+    case ReconcileResult::kNotConverged: return "not_converged";
+  }
+  return "not_converged";
+}
+
+bool ReconcileReport::anyReported() const {
+  return mapping_failures || too_large || unreadable || backup_unreadable || redacted_acls || parked || blocked ||
+         held_by_ephemeral;
+}
+
+ReconcileResult ReconcileReport::result() const {
+  if (fenced || error || guard_tripped) return ReconcileResult::kNotConverged;
+  if (refused || unknown || conflicts || acl_unknown) return ReconcileResult::kNotConverged;
+  return anyReported() ? ReconcileResult::kConvergedExceptReported : ReconcileResult::kConverged;
+}
+
+size_t ReconcileReport::reportedNodes() const {
+  std::unordered_set<std::string_view> paths;
+  for (const auto& c : changes) {
+    if (c.reported) paths.insert(c.path);
+  }
+  return paths.size();
 }
 
 // A directory pair being walked: the primary node's children against its
@@ -46,6 +68,10 @@ struct Reconciler::Dir {
   std::unordered_map<std::string, std::string> claimed;  // backup name -> the primary path that maps to it
   size_t pending = 0;           // children issued and not finished
   bool suppress_deletes = false;
+  // The backup node's ACL when known (read, or set by our create), and the
+  // creates waiting for it to be read (withBackupDirAcl).
+  std::optional<zk::AclList> backup_acl;
+  std::vector<std::function<void(const zk::AclList*)>> acl_waiters;
 };
 
 // A backup node with no primary counterpart, and its subtree.
@@ -66,6 +92,7 @@ struct Reconciler::NodeWrites {
   zk::Stat stat;
   size_t pending = 0;
   bool failed = false;
+  bool retry = false;  // a failure a re-read and re-plan may settle (else: parked)
 };
 
 Reconciler::Reconciler(EventLoop& loop, zk::Client& primary, zk::Client& backup, ReconcileOptions options)
@@ -200,7 +227,7 @@ void Reconciler::listDir(std::shared_ptr<Dir> dir) {
       dir->primary_children = std::move(r.children);
       std::sort(dir->primary_children.begin(), dir->primary_children.end());
     } else if (r.code != zk::Code::kNoNode) {
-      readFailed(r.code, dir->primary_path, "list primary children");
+      readFailed(r.code, dir->primary_path, "list primary children", true);
       dir->suppress_deletes = true;
     }
     dir->primary_listed = true;
@@ -211,7 +238,7 @@ void Reconciler::listDir(std::shared_ptr<Dir> dir) {
       if (r.code == zk::Code::kOk) {
         dir->backup_children.insert(r.children.begin(), r.children.end());
       } else if (r.code != zk::Code::kNoNode) {
-        readFailed(r.code, dir->backup_path, "list backup children");
+        readFailed(r.code, dir->backup_path, "list backup children", false);
         dir->suppress_deletes = true;
       }
       dir->backup_listed = true;
@@ -316,7 +343,7 @@ void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string&
                                     const IndexEntry& entry) {
   ++report_.primary_nodes;
   ++nodes_read_;
-  report_.max_primary_zxid = std::max(report_.max_primary_zxid, std::max(stat.mzxid, stat.pzxid));
+  noteZxid(stat, dir->root != nullptr);
   if (options_.on_primary_node) options_.on_primary_node(source_path, stat);
   if (!plan::replicates(stat, options_.policies)) {
     childDone(dir);
@@ -325,13 +352,23 @@ void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string&
   const MappedNode mapped = options_.mapper ? options_.mapper(source_path, "") : MappedNode{true, source_path, "", {}, {}};
   const std::string backup_path =
       dir->root ? dir->root->target : join(dir->backup_path, lastSegment(mapped.path.empty() ? source_path : mapped.path));
-  if (!dir->root && dir->list_backup && dir->backup_children.erase(lastSegment(backup_path)) == 0) {
+  if (!dir->root && dir->list_backup && dir->backup_children.erase(lastSegment(backup_path)) == 0 &&
+      entry.replicated) {
     // The counterpart is gone from the backup (drift): read it all again.
+    // (A node that was not replicated — a mapping failure, a parked
+    // create — has none to lose.)
     options_.index->erase(source_path);
     readPrimaryFull(dir, source_path);
     return;
   }
   options_.index->put(source_path, IndexEntry::of(stat, entry.replicated));
+  // Reported before and unchanged since: reported again, not retried.
+  if (const auto* held = options_.index->held(source_path)) {
+    for (const auto& [kind, change] : *held) {
+      countReported(kind);
+      report_.changes.push_back(change);
+    }
+  }
   if (options_.on_replicated_node) options_.on_replicated_node(backup_path, stat);
   const bool descend = options_.event_pass ? (dir->root && !options_.root_only) : true;
   if (descend && (stat.num_children > 0 || options_.watch_primary)) {
@@ -356,8 +393,19 @@ void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string&
   childDone(dir);
 }
 
+void Reconciler::noteZxid(const zk::Stat& stat, bool root) {
+  const int64_t zxid = std::max(stat.mzxid, stat.pzxid);
+  report_.max_primary_zxid = std::max(report_.max_primary_zxid, zxid);
+  if (root) {
+    report_.root_zxid = roots_read_++ == 0 ? zxid : std::min(report_.root_zxid, zxid);
+  }
+}
+
 void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
                                 std::optional<zk::AclResult> acl) {
+  // A node deleted between its getData and its getACL is gone, like one
+  // deleted before both.
+  if (get.code == zk::Code::kOk && acl && acl->code == zk::Code::kNoNode) get.code = zk::Code::kNoNode;
   if (get.code == zk::Code::kNoNode) {
     // Whatever the index knew of it is gone: if it comes back, it is new.
     if (options_.index && !options_.dry_run) options_.index->eraseSubtree(source_path);
@@ -371,15 +419,27 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
     childDone(dir);
     return;
   }
-  if (get.code != zk::Code::kOk) {
-    readFailed(get.code, source_path, "read primary node");
-    dir->suppress_deletes = true;
+  // Under `acls: copy` the ACL is part of what is read: a node whose ACL
+  // could not be read is a failed read (an empty list must never become an
+  // open ACL). A data event on a known copy reads no ACL (knownCopy).
+  const bool acl_missing = options_.policies.acls == plan::AclPolicy::kCopy && get.code == zk::Code::kOk &&
+                           (acl ? acl->code != zk::Code::kOk : !(dir->root && knownCopy(source_path, get.stat)));
+  if (get.code != zk::Code::kOk || acl_missing) {
+    const zk::Code code = get.code != zk::Code::kOk ? get.code : (acl ? acl->code : zk::Code::kSystemError);
+    readFailed(code, source_path, get.code != zk::Code::kOk ? "read primary node" : "read primary ACL", true);
+    if (code == zk::Code::kNoAuth && !dir->root) {
+      // Its backup counterpart is left as it is, and is no orphan.
+      const MappedNode m = options_.mapper ? options_.mapper(source_path, "") : MappedNode{true, source_path, "", {}, {}};
+      dir->backup_children.erase(lastSegment(m.path.empty() ? source_path : m.path));
+    } else if (code != zk::Code::kNoAuth) {
+      dir->suppress_deletes = true;
+    }
     childDone(dir);
     return;
   }
   ++report_.primary_nodes;
   ++nodes_read_;
-  report_.max_primary_zxid = std::max(report_.max_primary_zxid, std::max(get.stat.mzxid, get.stat.pzxid));
+  noteZxid(get.stat, dir->root != nullptr);
   if (options_.on_primary_node) options_.on_primary_node(source_path, get.stat);
   if (options_.progress && nodes_read_ % options_.progress_every == 0) {
     options_.progress(nodes_read_, report_.planned_writes - writes_pending_);
@@ -387,6 +447,11 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
   if (!plan::replicates(get.stat, options_.policies)) {
     childDone(dir);  // a primary ephemeral: not copied, and it has no children
     return;
+  }
+  // Read again: whatever was reported of it is decided anew (but a data
+  // event on a known copy reads no ACL: a redacted one stays reported).
+  if (options_.index && !options_.dry_run && !(dir->root && knownCopy(source_path, get.stat))) {
+    options_.index->release(source_path);
   }
   MappedNode mapped = options_.mapper ? options_.mapper(source_path, get.data)
                                       : MappedNode{true, source_path, get.data, {}, {}};
@@ -400,11 +465,12 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
   if (!mapped.replicated || !mapped.failure.empty()) {
     // Retried when it changes: the index holds its version as seen.
     settleIndex(source_path, get.stat, true, /*replicated=*/false);
-    ++report_.skipped;
-    recordReport(plan::Change{.kind = plan::ChangeKind::kSkipped,
-                              .path = backup_path,
-                              .source_path = source_path,
-                              .reason = mapped.failure.empty() ? "not replicated by the mapping" : mapped.failure});
+    reportNode(ReportedKind::kMappingFailure,
+               plan::Change{.kind = plan::ChangeKind::kSkipped,
+                            .path = backup_path,
+                            .source_path = source_path,
+                            .reason = mapped.failure.empty() ? "not replicated by the mapping" : mapped.failure},
+               &get.stat);
     // Its existing backup subtree is still walked (children may map fine);
     // a missing one cannot receive children.
     if (backup_listed_here || dir->root) {
@@ -491,18 +557,21 @@ void Reconciler::readBackupAndPlan(std::shared_ptr<Dir> dir, plan::DesiredNode d
   auto maybe_done = [this, dir, pending, primary_stat] {
     if (!pending->get || (pending->want_acl && !pending->acl)) return;
     auto& g = *pending->get;
+    if (g.code == zk::Code::kOk && pending->want_acl && pending->acl->code == zk::Code::kNoNode) g.code = zk::Code::kNoNode;
     if (g.code == zk::Code::kNoNode) {
       planAndDescend(dir, std::move(pending->desired), std::nullopt, primary_stat);
       return;
     }
-    if (g.code != zk::Code::kOk) {
-      readFailed(g.code, pending->desired.path, "read backup node");
+    if (g.code != zk::Code::kOk || (pending->want_acl && pending->acl->code != zk::Code::kOk)) {
+      const bool data_failed = g.code != zk::Code::kOk;
+      readFailed(data_failed ? g.code : pending->acl->code, pending->desired.path,
+                 data_failed ? "read backup node" : "read backup ACL", false);
       childDone(dir);
       return;
     }
     ++report_.backup_nodes;
     plan::BackupNode backup{.path = pending->desired.path, .data = std::move(g.data), .stat = g.stat};
-    if (pending->want_acl && pending->acl->code == zk::Code::kOk) backup.acl = std::move(pending->acl->acl);
+    if (pending->want_acl) backup.acl = std::move(pending->acl->acl);
     planAndDescend(dir, std::move(pending->desired), std::move(backup), primary_stat);
   };
   get(backup_, path, false, [pending, maybe_done](zk::GetResult r) {
@@ -517,31 +586,90 @@ void Reconciler::readBackupAndPlan(std::shared_ptr<Dir> dir, plan::DesiredNode d
   }
 }
 
+void Reconciler::withBackupDirAcl(std::shared_ptr<Dir> dir, std::function<void(const zk::AclList*)> then) {
+  if (dir->backup_acl) return then(&*dir->backup_acl);
+  dir->acl_waiters.push_back(std::move(then));
+  if (dir->acl_waiters.size() > 1) return;  // already being read
+  // A root's virtual directory stands for the target's backup parent.
+  std::string path = dir->backup_path;
+  if (dir->root) {
+    const auto slash = dir->root->target.rfind('/');
+    path = slash == 0 ? "/" : dir->root->target.substr(0, slash);
+  }
+  getAcl(backup_, path, [this, dir, path](zk::AclResult r) {
+    if (r.code == zk::Code::kOk) {
+      dir->backup_acl = std::move(r.acl);
+    } else {
+      readFailed(r.code, path, "read backup ACL", false);
+    }
+    auto waiters = std::move(dir->acl_waiters);
+    dir->acl_waiters.clear();
+    for (auto& w : waiters) w(dir->backup_acl ? &*dir->backup_acl : nullptr);
+  });
+}
+
 void Reconciler::planAndDescend(std::shared_ptr<Dir> dir, std::optional<plan::DesiredNode> desired,
                                 std::optional<plan::BackupNode> backup, zk::Stat primary_stat) {
+  if (!backup && !desired->parent_acl && plan::needsParentAcl(*desired, options_.policies)) {
+    // A node to create that takes its backup parent's ACL (keep-backup, or
+    // a copied ACL with nothing left to copy): read that first.
+    withBackupDirAcl(dir, [this, dir, desired = std::move(desired), primary_stat](const zk::AclList* acl) mutable {
+      if (!acl) {
+        childDone(dir);  // the failed read is in the report
+        return;
+      }
+      desired->parent_acl = *acl;
+      planAndDescend(dir, std::move(desired), std::nullopt, primary_stat);
+    });
+    return;
+  }
   const std::string source_path = desired->source_path;
   const std::string backup_path = desired->path;
   const bool backup_exists = backup.has_value();
   const int32_t backup_children = backup ? backup->stat.num_children : 0;
+  std::optional<zk::AclList> child_acl = backup ? backup->acl : std::nullopt;
   if (options_.on_replicated_node) options_.on_replicated_node(backup_path, primary_stat);
+  // Writes to a node the replicator had copied and the primary has not
+  // changed since: the backup drifted.
+  bool drift = false;
+  if (options_.index && !options_.event_pass) {
+    const auto entry = options_.index->find(source_path);
+    drift = entry && entry->replicated && entry->sameContent(primary_stat);
+  }
   bool can_descend = true;
   auto changes = plan::planNode(desired, backup, options_.policies);
   auto node = std::make_shared<NodeWrites>(NodeWrites{source_path, primary_stat, 0, false});
-  for (const auto& c : changes) {
-    if (plan::isWrite(c)) ++node->pending;
+  for (auto& c : changes) {
+    if (plan::isWrite(c)) {
+      ++node->pending;
+      c.drift = drift;
+    }
+    if (c.kind == plan::ChangeKind::kCreate) child_acl = c.acl;
     if (c.kind == plan::ChangeKind::kConflict) {
       can_descend = false;
       node->failed = true;
     }
   }
   if (node->pending == 0) settleIndex(source_path, primary_stat, !node->failed);
-  for (auto& change : changes) emit(std::move(change), node);
+  for (auto& change : changes) {
+    if (plan::isWrite(change)) {
+      emit(std::move(change), node);
+    } else if (change.kind == plan::ChangeKind::kConflict) {
+      reportNode(ReportedKind::kHeldByEphemeral, std::move(change), &primary_stat);
+    } else if (change.kind == plan::ChangeKind::kSkipped && plan::hasRedactedDigest(desired->acl)) {
+      reportNode(ReportedKind::kRedactedAcl, std::move(change), &primary_stat);
+    } else {
+      ++report_.acl_unknown;  // a create without a known ACL: not done, not converged
+      recordReport(std::move(change));
+    }
+  }
   if (options_.root_only && dir->root) can_descend = false;
   if (can_descend && (primary_stat.num_children > 0 || backup_children > 0 || options_.watch_primary)) {
     auto child = std::make_shared<Dir>();
     child->primary_path = source_path;
     child->backup_path = backup_path;
     child->list_backup = backup_exists && backup_children > 0;
+    child->backup_acl = std::move(child_acl);
     ++open_work_;
     dirs_to_list_.push_back(child);
   }
@@ -583,7 +711,7 @@ void Reconciler::visitOrphan(std::shared_ptr<Orphan> parent, std::string path) {
       return;
     }
     if (r.code != zk::Code::kOk) {
-      readFailed(r.code, path, "read backup node");
+      readFailed(r.code, path, "read backup node", false);
       if (parent) {
         parent->blocked = true;
         parent->blocked_by = path + " (unreadable)";
@@ -616,7 +744,7 @@ void Reconciler::visitOrphan(std::shared_ptr<Orphan> parent, std::string path) {
     orphan->pending = 1;  // held by the listing below
     children(backup_, path, false, [this, orphan](zk::ChildrenResult c) {
       if (c.code != zk::Code::kOk && c.code != zk::Code::kNoNode) {
-        readFailed(c.code, orphan->path, "list backup children");
+        readFailed(c.code, orphan->path, "list backup children", false);
         orphan->blocked = true;
         orphan->blocked_by = orphan->path + " (unlistable)";
       }
@@ -641,10 +769,9 @@ void Reconciler::visitOrphan(std::shared_ptr<Orphan> parent, std::string path) {
 // which were appended first) or report what keeps it.
 void Reconciler::orphanDone(std::shared_ptr<Orphan> orphan) {
   if (orphan->blocked) {
-    ++report_.blocked;
-    recordReport(plan::Change{.kind = plan::ChangeKind::kBlocked,
-                              .path = orphan->path,
-                              .reason = "delete blocked by " + orphan->blocked_by});
+    reportNode(ReportedKind::kBlocked, plan::Change{.kind = plan::ChangeKind::kBlocked,
+                                                    .path = orphan->path,
+                                                    .reason = "delete blocked by " + orphan->blocked_by});
     if (orphan->parent) {
       orphan->parent->blocked = true;
       orphan->parent->blocked_by = orphan->path + " (kept)";
@@ -653,7 +780,12 @@ void Reconciler::orphanDone(std::shared_ptr<Orphan> orphan) {
     auto changes = plan::planNode(std::nullopt,
                                   plan::BackupNode{.path = orphan->path, .data = std::move(orphan->data), .stat = orphan->stat},
                                   options_.policies);
-    for (auto& c : changes) deletes_.push_back(std::move(c));
+    for (auto& c : changes) {
+      // Outside event passes, a backup node the primary does not have is
+      // drift: a primary delete has its own event.
+      c.drift = !options_.event_pass;
+      deletes_.push_back(std::move(c));
+    }
     if (changes.empty() && orphan->parent) {
       // deletes: keep — the parent stays too.
       orphan->parent->blocked = true;
@@ -665,7 +797,6 @@ void Reconciler::orphanDone(std::shared_ptr<Orphan> orphan) {
 
 void Reconciler::emit(plan::Change change, std::shared_ptr<NodeWrites> node) {
   if (!plan::isWrite(change)) {
-    if (change.kind == plan::ChangeKind::kConflict) ++report_.conflicts;
     recordReport(std::move(change));
     return;
   }
@@ -678,9 +809,19 @@ void Reconciler::emit(plan::Change change, std::shared_ptr<NodeWrites> node) {
   applier()->submit(std::move(change), [this, alive = alive_, node](const apply::Outcome& o) {
     if (!*alive) return;
     --writes_pending_;
-    if (node && o.kind != apply::OutcomeKind::kApplied) node->failed = true;
-    if (node && --node->pending == 0) settleIndex(node->source_path, node->stat, !node->failed);
-    onOutcome(o);
+    onOutcome(o, node);
+    if (node && --node->pending == 0) {
+      if (!node->failed) {
+        settleIndex(node->source_path, node->stat, true);
+      } else if (node->retry) {
+        settleIndex(node->source_path, node->stat, false);
+      } else if (options_.index) {
+        // Refused for good: parked until the primary node changes. The
+        // index holds it as seen (not a copy), so a trusted pass leaves it
+        // alone and reports it again.
+        options_.index->put(node->source_path, IndexEntry::of(node->stat, false));
+      }
+    }
     pump();
   });
 }
@@ -710,11 +851,34 @@ void Reconciler::recordReport(plan::Change change) {
   report_.changes.push_back(std::move(change));
 }
 
-void Reconciler::onOutcome(const apply::Outcome& outcome) {
+void Reconciler::countReported(ReportedKind kind) {
+  switch (kind) {
+    case ReportedKind::kMappingFailure: ++report_.mapping_failures; break;
+    case ReportedKind::kTooLarge: ++report_.too_large; break;
+    case ReportedKind::kUnreadable: ++report_.unreadable; break;
+    case ReportedKind::kBackupUnreadable: ++report_.backup_unreadable; break;
+    case ReportedKind::kRedactedAcl: ++report_.redacted_acls; break;
+    case ReportedKind::kParked: ++report_.parked; break;
+    case ReportedKind::kBlocked: ++report_.blocked; break;
+    case ReportedKind::kHeldByEphemeral: ++report_.held_by_ephemeral; break;
+  }
+}
+
+void Reconciler::reportNode(ReportedKind kind, plan::Change change, const zk::Stat* primary_stat) {
+  change.reported = true;
+  countReported(kind);
+  if (primary_stat && options_.index && !options_.dry_run && !change.source_path.empty()) {
+    options_.index->hold(change.source_path, kind, change);
+  }
+  recordReport(std::move(change));
+}
+
+void Reconciler::onOutcome(const apply::Outcome& outcome, const std::shared_ptr<NodeWrites>& node) {
   // The applier is mid-callback; look at the finish line once it is done.
   loop_.post([this, alive = alive_] {
     if (*alive) maybeFinish();
   });
+  if (outcome.kind != apply::OutcomeKind::kApplied && node) node->failed = true;
   switch (outcome.kind) {
     case apply::OutcomeKind::kApplied:
       if (options_.on_applied) options_.on_applied(outcome.change);
@@ -730,8 +894,17 @@ void Reconciler::onOutcome(const apply::Outcome& outcome) {
       report_.fenced = true;
       return;
     case apply::OutcomeKind::kRefused: {
-      ++report_.refused;
       auto c = outcome.change;
+      if (apply::refusedForGood(outcome.code)) {
+        // No re-plan changes the answer: reported, and parked until the
+        // primary node changes (or the next audit).
+        c.reason = std::string("refused for good (") + std::string(zk::codeName(outcome.code)) +
+                   "): not retried until the primary node changes or the next audit";
+        reportNode(ReportedKind::kParked, std::move(c), node ? &node->stat : nullptr);
+        return;
+      }
+      ++report_.refused;
+      if (node) node->retry = true;
       c.reason = std::string("refused: ") + std::string(zk::codeName(outcome.code));
       spdlog::info("{} {} refused ({}); will re-read and re-plan", plan::changeKindName(c.kind), c.path,
                    zk::codeName(outcome.code));
@@ -740,27 +913,29 @@ void Reconciler::onOutcome(const apply::Outcome& outcome) {
     }
     case apply::OutcomeKind::kUnknown: {
       ++report_.unknown;
+      if (node) node->retry = true;
       auto c = outcome.change;
       c.reason = std::string("outcome unknown: ") + std::string(zk::codeName(outcome.code));
       report_.changes.push_back(std::move(c));
       return;
     }
     case apply::OutcomeKind::kTooLarge: {
-      ++report_.skipped;
       auto c = outcome.change;
       c.reason = "the write alone exceeds the request limit (max_request_bytes)";
-      recordReport(std::move(c));
+      reportNode(ReportedKind::kTooLarge, std::move(c), node ? &node->stat : nullptr);
       return;
     }
   }
 }
 
-void Reconciler::readFailed(zk::Code code, const std::string& path, const char* what) {
+void Reconciler::readFailed(zk::Code code, const std::string& path, const char* what, bool primary_site) {
   if (code == zk::Code::kNoAuth) {
-    ++report_.skipped;
-    recordReport(plan::Change{.kind = plan::ChangeKind::kSkipped,
-                              .path = path,
-                              .reason = std::string(what) + ": not authorized (check auth for this site)"});
+    reportNode(primary_site ? ReportedKind::kUnreadable : ReportedKind::kBackupUnreadable,
+               plan::Change{.kind = plan::ChangeKind::kSkipped,
+                            .path = path,
+                            .source_path = primary_site ? path : std::string(),
+                            .reason = std::string(what) + ": not authorized (check auth for the " +
+                                      (primary_site ? "primary" : "backup") + " site)"});
     return;
   }
   if (!report_.error) {
@@ -804,6 +979,8 @@ void Reconciler::maybeFinish() {
     report_.applied.batches = own_applier_->stats().batches;
     report_.applied.batch_fallbacks = own_applier_->stats().batch_fallbacks;
   }
+  // A root not read (missing, or its read failed) proves nothing.
+  if (roots_read_ < options_.roots.size()) report_.root_zxid = 0;
   finished_ = true;
   if (options_.on_finished) loop_.post(options_.on_finished);
 }

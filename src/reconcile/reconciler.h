@@ -82,27 +82,64 @@ struct ReconcileOptions {
   std::function<void(const std::string& backup_path, const zk::Stat& primary_stat)> on_replicated_node;
 };
 
+// How a full reconcile ended (SPEC 1 exit statuses, the state record's
+// last_full_reconcile_result):
+//  - converged: the backup is map(primary) under the roots;
+//  - converged except reported nodes: it is, but for nodes reported as
+//    unreplicable, each waiting for its primary node to change or for an
+//    operator (mapping failures, writes too large or refused for good, ACLs
+//    the primary redacted, primary nodes the replicator may not read,
+//    deletes blocked and paths held by standby-site ephemerals);
+//  - not converged: the delete guard tripped, a read failed, writes are
+//    unresolved (refused for a reason a re-plan settles, or unknown), two
+//    primary nodes map to one backup path (a mapping table to fix: which
+//    node the standby should hold is a decision), or the fence moved.
+enum class ReconcileResult : uint8_t { kConverged, kConvergedExceptReported, kNotConverged };
+// "converged" | "converged_except_reported" | "not_converged"
+std::string_view resultName(ReconcileResult result);
+
 struct ReconcileReport {
   size_t primary_nodes = 0;         // read under the roots (excluded ones not counted)
   size_t backup_nodes = 0;          // replicated backup nodes seen (not ephemeral, not protected)
   size_t reads = 0;
-  std::vector<plan::Change> changes;  // dry run: every planned change; otherwise the non-writes and failed writes
+  // Dry run: every planned change; otherwise the reports and the writes
+  // that did not land. Change::reported marks the reported nodes.
+  std::vector<plan::Change> changes;
   apply::ApplierStats applied;
   size_t planned_writes = 0;
   size_t planned_deletes = 0;
   bool guard_tripped = false;
   std::string guard_reason;
-  size_t refused = 0;   // writes the server refused (re-plan)
-  size_t unknown = 0;   // writes with unknown outcome (re-plan)
-  size_t skipped = 0;   // primary nodes not replicated (mapping failures, too large)
-  size_t blocked = 0;   // deletes prevented by ephemerals or protected nodes
-  size_t conflicts = 0;
+  // Not converged:
+  size_t refused = 0;      // writes refused for a reason a re-read and re-plan settles
+  size_t unknown = 0;      // writes with unknown outcome (re-plan)
+  size_t conflicts = 0;    // two primary nodes that map to one backup path
+  size_t acl_unknown = 0;  // nodes not created because their ACL was not known
   bool fenced = false;
   std::optional<Error> error;  // a read failed in a way a re-run would not fix here
+  // Reported nodes (converged except reported):
+  size_t mapping_failures = 0;   // payload or path could not be mapped
+  size_t too_large = 0;          // the write alone exceeds max_request_bytes
+  size_t unreadable = 0;         // primary nodes the replicator may not read (no auth)
+  size_t backup_unreadable = 0;  // backup nodes the replicator may not read
+  size_t redacted_acls = 0;      // ACLs not copied: the primary showed redacted digest ids
+  size_t parked = 0;             // writes refused for good (no auth, invalid ACL, bad arguments)
+  size_t blocked = 0;            // deletes prevented by ephemerals or protected nodes
+  size_t held_by_ephemeral = 0;  // paths a standby-site ephemeral holds
+  // The highest primary zxid (mzxid or pzxid) among the nodes read, and the
+  // lowest among the roots' reads (0 when a root was not read). Each node
+  // of a root's subtree is read after the root's answer came back, so it
+  // reflects every change up to that root's zxid: a pass without watches
+  // that wrote everything it planned holds the primary as of root_zxid.
   int64_t max_primary_zxid = 0;
+  int64_t root_zxid = 0;
 
-  // Converged: nothing left to write and nothing unresolved.
-  bool converged() const;
+  ReconcileResult result() const;
+  // Strictly converged: nothing left to write, nothing reported.
+  bool converged() const { return result() == ReconcileResult::kConverged; }
+  bool anyReported() const;
+  // Distinct paths among the reported changes.
+  size_t reportedNodes() const;
   // Worth another pass: some writes were refused or have unknown outcome.
   bool needsAnotherPass() const { return !fenced && !error && (refused > 0 || unknown > 0); }
 };
@@ -149,11 +186,21 @@ class Reconciler {
   void updateKnownCopy(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat,
                        const IndexEntry& known);
   apply::Applier* applier() const { return options_.shared_applier ? options_.shared_applier : own_applier_.get(); }
-  void onOutcome(const apply::Outcome& outcome);
-  void readFailed(zk::Code code, const std::string& path, const char* what);
+  void onOutcome(const apply::Outcome& outcome, const std::shared_ptr<NodeWrites>& node);
+  // A read that failed: no auth is a reported node, anything else an error
+  // of the pass.
+  void readFailed(zk::Code code, const std::string& path, const char* what, bool primary_site);
+  // Records a reported node (and, with an index, holds it there so that a
+  // pass trusting the index reports it again without re-reading it).
+  void reportNode(ReportedKind kind, plan::Change change, const zk::Stat* primary_stat = nullptr);
+  void countReported(ReportedKind kind);
+  // The ACL of `dir`'s backup node (for creates that take their parent's
+  // ACL), read once per directory when first needed.
+  void withBackupDirAcl(std::shared_ptr<Dir> dir, std::function<void(const zk::AclList*)> then);
   void maybeFinish();
   void scheduleFlush();
   void countRead();
+  void noteZxid(const zk::Stat& primary_stat, bool root);
 
   // Async read helpers that post their completion to the loop.
   void get(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::GetResult)> then);
@@ -176,6 +223,7 @@ class Reconciler {
   bool deletes_submitted_ = false;
   bool finished_ = false;
   size_t nodes_read_ = 0;
+  size_t roots_read_ = 0;  // roots whose zxid went into root_zxid
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

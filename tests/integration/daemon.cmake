@@ -21,3 +21,10 @@ zks_integration_test(daemon_ha_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_ha_test.cpp
   LIBS zks_daemon_harness
   TIMEOUT 150)
+# Failover day (issue 12): counters right after a first pass, reverse mode
+# bound to the backup's role, no ACL write after a failover, an election that
+# heals, /readyz and the state record, parked refusals, SIGHUP and auth.
+zks_integration_test(daemon_reliability_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_reliability_test.cpp
+  LIBS zks_daemon_harness
+  TIMEOUT 400)

@@ -122,13 +122,18 @@ std::optional<double> metricValue(const std::string& text, const std::string& na
 }
 
 std::string daemonConfigYaml(const DaemonConfig& c) {
+  auto auth = [](const std::string& file) {
+    return file.empty() ? std::string() : "  auth:\n    - scheme: digest\n      credentials_file: " + file + "\n";
+  };
   std::ostringstream y;
   y << "primary:\n  connect: \"" << c.primary_connect << "\"\n  session_timeout_ms: " << c.session_timeout_ms
-    << "\n  connect_timeout_ms: " << c.connect_timeout_ms << "\n"
+    << "\n  connect_timeout_ms: " << c.connect_timeout_ms << "\n" << auth(c.primary_auth_file)
     << "backup:\n  connect: \"" << c.backup_connect << "\"\n  session_timeout_ms: " << c.session_timeout_ms
-    << "\n  connect_timeout_ms: " << c.connect_timeout_ms << "\n"
+    << "\n  connect_timeout_ms: " << c.connect_timeout_ms << "\n" << auth(c.backup_auth_file)
     << "sync:\n  roots:\n    - source: /zms\n  exclude:\n    - /zms/topic/*/*\n    - /zms/consumergroup/*/*\n"
     << "  max_delete_fraction: " << c.max_delete_fraction << "\n  audit_interval_s: " << c.audit_interval_s << "\n"
+    << (c.acls.empty() ? "" : "  acls: " + c.acls + "\n")
+    << (c.max_write_ops_per_s > 0 ? "  max_write_ops_per_s: " + std::to_string(c.max_write_ops_per_s) + "\n" : "")
     << "mapping:\n  files: [ mapping.yaml ]\n"
     << "state_path: " << c.state_path << "\n"
     << "http:\n  listen: \"127.0.0.1:" << c.http_port << "\"\n"
@@ -150,8 +155,10 @@ bool DaemonProcess::start() {
   if (running()) return false;
   // Everything the child needs is built before fork(): after it, only
   // async-signal-safe calls (the test process has client threads).
-  const std::string bin = ZKSTANDBY_BIN;
+  const char* other = std::getenv("ZKS_TEST_ZKSTANDBY_BIN");
+  const std::string bin = other && *other ? other : ZKSTANDBY_BIN;
   std::vector<std::string> args{bin, "run", "-c", config_file_.string()};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -617,6 +624,12 @@ long long DaemonTest::fenceMzxid(const std::string& state_path) const {
   auto t = dumpBackup(state_path + "/fence");
   auto it = t.find(state_path + "/fence");
   return it == t.end() ? 0 : it->second.mzxid;
+}
+
+std::string DaemonTest::stateRecord(const std::string& state_path) const {
+  auto t = dumpBackup(state_path + "/state");
+  auto it = t.find(state_path + "/state");
+  return it == t.end() ? std::string() : it->second.data;
 }
 
 std::unique_ptr<zk::Client> DaemonTest::connect(const std::string& connect_string) const {

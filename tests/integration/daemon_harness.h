@@ -65,6 +65,10 @@ struct DaemonConfig {
   std::string state_path = "/zkstandby";
   int http_port = 0;  // 0: the harness picks a free one
   std::string log_level = "info";
+  std::string acls;              // sync.acls; empty: the default (copy)
+  int max_write_ops_per_s = 0;   // sync.max_write_ops_per_s; 0: unlimited
+  std::string primary_auth_file;  // a digest credentials_file for the site; empty: no auth
+  std::string backup_auth_file;
 };
 std::string daemonConfigYaml(const DaemonConfig& config);
 
@@ -79,7 +83,11 @@ class DaemonProcess {
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
 
+  // Arguments after `run -c FILE` (e.g. --reverse).
+  void setExtraArgs(std::vector<std::string> args) { extra_args_ = std::move(args); }
   // Starts the process (again, after it ended). False if fork/exec failed.
+  // The binary is ZKSTANDBY_BIN, or $ZKS_TEST_ZKSTANDBY_BIN when set (to run
+  // a test against another build, e.g. to see it fail before a fix).
   bool start();
   // Reaps the process if it ended.
   bool running();
@@ -114,6 +122,7 @@ class DaemonProcess {
   std::filesystem::path config_file_;
   int http_port_;
   std::filesystem::path log_file_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   std::optional<int> last_exit_;
 };
@@ -241,6 +250,9 @@ class DaemonTest : public ::testing::Test {
   void expectConverges(std::chrono::milliseconds timeout, const std::set<std::string>& allowed_extra = {});
   // The stat mzxid of state_path/fence on the backup (kazoo); 0 if absent.
   long long fenceMzxid(const std::string& state_path = "/zkstandby") const;
+  // The site state record (state_path/state on the backup) as JSON text,
+  // read through kazoo; empty if absent.
+  std::string stateRecord(const std::string& state_path = "/zkstandby") const;
 
   std::unique_ptr<zk::Client> connect(const std::string& connect_string) const;
 

@@ -80,7 +80,7 @@ def main():
            "ExecStart is %r" % first("ExecStart"))
     expect(first("Restart") == "on-failure", "Restart=%s, want on-failure" % first("Restart"))
     prevent = " ".join(o.get("RestartPreventExitStatus", [])).split()
-    expect(sorted(prevent) == ["2", "3"], "RestartPreventExitStatus=%s, want exactly 2 3" % " ".join(prevent))
+    expect(sorted(prevent) == ["2", "3", "4"], "RestartPreventExitStatus=%s, want exactly 2 3 4" % " ".join(prevent))
     expect(seconds(first("TimeoutStopSec") or "0") > 5, "TimeoutStopSec must exceed the 5 s drain")
     expect(seconds(first("RestartSec") or "0") >= 1, "RestartSec must space restarts")
     expect(first("KillSignal") in ("", "SIGTERM"), "the daemon drains on SIGTERM; KillSignal=%s" % first("KillSignal"))

@@ -1,6 +1,9 @@
 // `zkstandby diff` and `sync` against two real ZooKeeper servers, checked by
 // an independent reader (kazoo): the backup must equal map(primary).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 
@@ -16,6 +19,8 @@ namespace {
 
 const std::string kReplicator = "zks:replicator-secret";
 const std::string kApp = "app:app-secret";
+const std::string kSuper = "super:super-secret";
+const std::string kOther = "otheruser:other-secret";
 
 class SyncTest : public ::testing::Test {
  protected:
@@ -40,10 +45,12 @@ class SyncTest : public ::testing::Test {
     }
     tmp_ = std::make_unique<TempDir>();
     tmp_->write("mapping.yaml", bench::zmsMappingYaml(shape_));
-    // Credentials files must be private (mode 0600): zkstandby refuses others.
-    for (const char* name : {"primary.digest", "backup.digest"}) {
-      std::filesystem::permissions(tmp_->write(name, kReplicator + "\n"),
-                                   std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    // Credentials files readable by their owner only (group- or
+    // world-readable ones are refused).
+    for (const auto& [file, credentials] : {std::pair<std::string, std::string>{"primary.digest", kReplicator},
+                                            {"backup.digest", kReplicator},
+                                            {"super.digest", kSuper}}) {
+      ::chmod(tmp_->write(file, credentials + "\n").c_str(), 0600);
     }
   }
 
@@ -61,14 +68,24 @@ class SyncTest : public ::testing::Test {
     zk::removeSync(c, zk::DeleteOp{.path = path});
   }
 
-  std::string writeConfig(const std::string& extra_sync = "") {
+  std::string writeConfig(const std::string& extra_sync = "", const std::string& primary_auth = "primary.digest",
+                          const std::string& backup_auth = "backup.digest", const std::string& name = "zkstandby.yaml") {
     std::string y = "primary:\n  connect: \"" + primary_->connectString() +
-                    "\"\n  connect_timeout_ms: 5000\n  auth:\n    - scheme: digest\n      credentials_file: primary.digest\n"
+                    "\"\n  connect_timeout_ms: 5000\n  auth:\n    - scheme: digest\n      credentials_file: " +
+                    primary_auth + "\n"
                     "backup:\n  connect: \"" + backup_->connectString() +
-                    "\"\n  connect_timeout_ms: 5000\n  auth:\n    - scheme: digest\n      credentials_file: backup.digest\n"
+                    "\"\n  connect_timeout_ms: 5000\n  auth:\n    - scheme: digest\n      credentials_file: " +
+                    backup_auth + "\n"
                     "sync:\n  roots:\n    - source: /zms\n  exclude:\n    - /zms/topic/*/*\n    - /zms/consumergroup/*/*\n" +
                     extra_sync + "mapping:\n  files: [ mapping.yaml ]\nhttp:\n  listen: \"\"\n";
-    return tmp_->write("zkstandby.yaml", y).string();
+    return tmp_->write(name, y).string();
+  }
+
+  // The site state record on the backup, as JSON.
+  nlohmann::json stateRecord() const {
+    auto t = dumpTree(backup_->connectString(), "/zkstandby/state", {kReplicator});
+    auto it = t.find("/zkstandby/state");
+    return it == t.end() ? nlohmann::json() : nlohmann::json::parse(it->second.data, nullptr, false);
   }
 
   static std::map<std::string, DumpedNode> expectedBackup(const std::map<std::string, DumpedNode>& primary) {
@@ -173,6 +190,10 @@ TEST_F(SyncTest, DeleteGuardTripsAndThenPassesWithTheFlag) {
                     dumpTree(backup_->connectString(), "/zms", {kReplicator}));
 }
 
+// Issue 12 item 5: a node that cannot be replicated is reported and the
+// rest converges: sync exits 4 ("converged except reported nodes"), lists
+// it, and records that result; diff exits 4 while the reported node is the
+// only difference, 1 as soon as there is another.
 TEST_F(SyncTest, AnUnmappedValueSkipsThatNodeOnly) {
   auto p = client(primary_->connectString());
   ASSERT_TRUE(bench::writeZmsTree(*p, shape_));
@@ -180,13 +201,62 @@ TEST_F(SyncTest, AnUnmappedValueSkipsThatNodeOnly) {
             zk::Code::kOk);
   const auto config = writeConfig();
   auto sync = zkstandby({"sync", "-c", config});
-  EXPECT_EQ(sync.exit_code, 1) << sync.out << sync.err;
+  EXPECT_EQ(sync.exit_code, 4) << sync.out << sync.err;
   EXPECT_NE(sync.err.find("/zms/topic/orphan_topic"), std::string::npos) << sync.err;
+  EXPECT_NE(sync.out.find("converged except reported nodes"), std::string::npos) << sync.out;
   auto backup = dumpTree(backup_->connectString(), "/zms", {kReplicator});
   EXPECT_FALSE(backup.count("/zms/topic/orphan_topic"));
   auto want = expectedBackup(dumpTree(primary_->connectString(), "/zms", {kReplicator}));
   want.erase("/zms/topic/orphan_topic");
   expectSameContent(want, backup);
+  const auto record = stateRecord();
+  EXPECT_EQ(record.value("last_full_reconcile_result", ""), "converged_except_reported") << record.dump();
+  EXPECT_EQ(record.value("reported_nodes", 0), 1) << record.dump();
+  EXPECT_GT(record.value("last_full_sync_ms", 0LL), 0) << record.dump();
+  EXPECT_GT(record.value("last_applied_zxid", 0LL), 0) << record.dump();
+
+  auto only_reported = zkstandby({"diff", "-c", config});
+  EXPECT_EQ(only_reported.exit_code, 4) << only_reported.out << only_reported.err;
+  EXPECT_NE(only_reported.out.find("/zms/topic/orphan_topic"), std::string::npos) << only_reported.out;
+
+  ASSERT_EQ(zk::setSync(*p, {.path = "/zms/topic/topic_0000001", .data = "clusterName=kafka_bj_01\nchanged=1\n"}).code,
+            zk::Code::kOk);
+  auto more = zkstandby({"diff", "-c", config});
+  EXPECT_EQ(more.exit_code, 1) << more.out << more.err;
+  EXPECT_EQ(zkstandby({"sync", "-c", config}).exit_code, 4);
+  EXPECT_EQ(zkstandby({"diff", "-c", config}).exit_code, 4);
+}
+
+// Issue 12 item 7: without ADMIN on a primary node, ZooKeeper shows its
+// digest ids redacted ("otheruser:x", CVE-2019-0201). Such an id is never
+// written: the node's data is, its ACL is reported (sync and diff exit 4).
+// With a super identity on both sites the hash is read and copied exactly.
+TEST_F(SyncTest, ARedactedDigestIdIsReportedAndNeverWrittenAndSuperCopiesTheHash) {
+  auto root = client(primary_->connectString(), kSuper);
+  ASSERT_EQ(zk::createRecursiveSync(*root, "/zms/extra"), zk::Code::kOk);
+  const zk::AclList theirs{{zk::perm::kAll, "digest", ZkServer::digestId(kOther)},
+                           {zk::perm::kRead, "world", "anyone"}};
+  ASSERT_EQ(zk::createSync(*root, {.path = "/zms/extra/theirs", .data = "payload", .acl = theirs}).code,
+            zk::Code::kOk);
+  const auto config = writeConfig();
+  auto sync = zkstandby({"sync", "-c", config});
+  EXPECT_EQ(sync.exit_code, 4) << sync.out << sync.err;
+  EXPECT_NE(sync.err.find("/zms/extra/theirs"), std::string::npos) << sync.err;
+  auto backup = dumpTree(backup_->connectString(), "/zms", {kSuper});
+  ASSERT_TRUE(backup.count("/zms/extra/theirs")) << "the node's data must still be replicated";
+  EXPECT_EQ(backup["/zms/extra/theirs"].data, "payload");
+  for (const auto& entry : backup["/zms/extra/theirs"].acl) {
+    EXPECT_EQ(entry.find("otheruser:x"), std::string::npos) << "a redacted digest id was written: " << entry;
+  }
+  auto diff = zkstandby({"diff", "-c", config});
+  EXPECT_EQ(diff.exit_code, 4) << diff.out << diff.err;
+
+  const auto as_super = writeConfig("", "super.digest", "super.digest", "super.yaml");
+  auto healed = zkstandby({"sync", "-c", as_super});
+  EXPECT_EQ(healed.exit_code, 0) << healed.out << healed.err;
+  backup = dumpTree(backup_->connectString(), "/zms", {kSuper});
+  const auto primary = dumpTree(primary_->connectString(), "/zms", {kSuper});
+  EXPECT_EQ(backup["/zms/extra/theirs"].acl, primary.at("/zms/extra/theirs").acl) << "the hash was not copied exactly";
 }
 
 TEST_F(SyncTest, AnUnreachableSiteIsAOneLineErrorWithinTheConnectTimeout) {

@@ -10,7 +10,7 @@ using zk::FakeClient;
 using zk::FakeServer;
 
 plan::Change create(const std::string& path) {
-  return plan::Change{.kind = plan::ChangeKind::kCreate, .path = path, .after = std::string("d")};
+  return plan::Change{.kind = plan::ChangeKind::kCreate, .path = path, .after = std::string("d"), .acl = zk::openAcl()};
 }
 
 // One slot, held busy by a paused client: what is flushed meanwhile waits.
@@ -58,6 +58,144 @@ TEST_F(ApplierTest, ASingleRequestWaitsForTheBatchesQueuedBeforeIt) {
   for (const auto& o : outcomes) EXPECT_EQ(o.kind, OutcomeKind::kApplied) << o.change.path;
   ASSERT_TRUE(server->node("/a/b"));
   EXPECT_EQ(server->node("/a/b")->acl, acl);
+}
+
+// Issue 12 item 17: only a failed fence check (op 0: bad version, no node)
+// is a lost fence. A check refused for another reason, or a later op's
+// refusal, is an ordinary refusal of the change.
+TEST(ApplierFence, OnlyABadVersionOrMissingFenceIsALostFence) {
+  EventLoop loop;  // outlives the client
+  auto server = std::make_shared<FakeServer>();
+  FakeClient client{server};
+  server->createDirect({.path = "/fence"});
+  // The client may write below /open but not read the fence node.
+  server->createDirect({.path = "/hidden", .acl = {{zk::perm::kAll & ~zk::perm::kRead, "world", "anyone"}}});
+  server->createDirect({.path = "/locked", .acl = {{zk::perm::kRead, "world", "anyone"}}});
+  std::vector<Outcome> outcomes;
+  auto run = [&](std::vector<zk::Op> prefix, plan::Change change) {
+    Applier applier{client, loop, ApplierOptions{.prefix = std::move(prefix)},
+                    [&](const Outcome& o) { outcomes.push_back(o); }};
+    outcomes.clear();
+    applier.submit(std::move(change));
+    applier.flush();
+    EXPECT_TRUE(loop.runUntil([&] { return outcomes.size() == 1; }, EventLoop::Clock::now() + std::chrono::seconds(10)));
+    return applier.fenced();
+  };
+  // A create refused on op 1 (no CREATE permission on the parent).
+  EXPECT_FALSE(run({zk::CheckOp{"/fence", 0}}, create("/locked/child")));
+  EXPECT_EQ(outcomes.at(0).kind, OutcomeKind::kRefused);
+  EXPECT_EQ(outcomes.at(0).code, zk::Code::kNoAuth);
+  // The fence check itself refused for lack of READ: not a moved fence.
+  EXPECT_FALSE(run({zk::CheckOp{"/hidden", 0}}, create("/a")));
+  EXPECT_EQ(outcomes.at(0).kind, OutcomeKind::kRefused);
+  EXPECT_EQ(outcomes.at(0).code, zk::Code::kNoAuth);
+  // The fence moved, or is gone: fenced.
+  EXPECT_TRUE(run({zk::CheckOp{"/fence", 7}}, create("/b")));
+  EXPECT_EQ(outcomes.at(0).kind, OutcomeKind::kFenced);
+  EXPECT_TRUE(run({zk::CheckOp{"/nofence", 0}}, create("/c")));
+  EXPECT_EQ(outcomes.at(0).kind, OutcomeKind::kFenced);
+}
+
+// A FakeClient that says it can put container and TTL creates in a multi,
+// as the native client does.
+class SpecialCreatesClient final : public zk::Client {
+ public:
+  explicit SpecialCreatesClient(zk::Client& inner) : inner_(inner) {}
+  zk::Capabilities capabilities() const override { return {.special_creates_in_multi = true}; }
+  void get(const std::string& p, bool w, zk::GetCallback cb) override { inner_.get(p, w, std::move(cb)); }
+  void getChildren(const std::string& p, bool w, zk::ChildrenCallback cb) override {
+    inner_.getChildren(p, w, std::move(cb));
+  }
+  void exists(const std::string& p, bool w, zk::StatCallback cb) override { inner_.exists(p, w, std::move(cb)); }
+  void getAcl(const std::string& p, zk::AclCallback cb) override { inner_.getAcl(p, std::move(cb)); }
+  void create(zk::CreateOp op, zk::CreateCallback cb) override { inner_.create(std::move(op), std::move(cb)); }
+  void set(zk::SetOp op, zk::StatCallback cb) override { inner_.set(std::move(op), std::move(cb)); }
+  void remove(zk::DeleteOp op, zk::VoidCallback cb) override { inner_.remove(std::move(op), std::move(cb)); }
+  void setAcl(const std::string& p, zk::AclList a, int32_t v, zk::VoidCallback cb) override {
+    inner_.setAcl(p, std::move(a), v, std::move(cb));
+  }
+  void multi(std::vector<zk::Op> ops, zk::MultiCallback cb) override { inner_.multi(std::move(ops), std::move(cb)); }
+  void setWatchListener(zk::WatchListener l) override { inner_.setWatchListener(std::move(l)); }
+  void setSessionListener(zk::SessionListener l) override { inner_.setSessionListener(std::move(l)); }
+  Status reopen(std::chrono::milliseconds t) override { return inner_.reopen(t); }
+  void close() override { inner_.close(); }
+  zk::SessionState state() const override { return inner_.state(); }
+  uint64_t generation() const override { return inner_.generation(); }
+  int64_t sessionId() const override { return inner_.sessionId(); }
+  size_t pending() const override { return inner_.pending(); }
+
+ private:
+  zk::Client& inner_;
+};
+
+// Issue 12 item 3: setACL (never a multi op) and container/TTL creates on a
+// client that cannot batch them go out only after a fence check passed on
+// the same session; with the fence moved, not one of them lands.
+class FencedSinglesTest : public ::testing::Test {
+ protected:
+  EventLoop loop;  // outlives the client
+  std::shared_ptr<FakeServer> server = std::make_shared<FakeServer>();
+  FakeClient client{server};
+  std::vector<Outcome> outcomes;
+
+  void SetUp() override {
+    server->createDirect({.path = "/fence"});
+    server->createDirect({.path = "/n", .acl = zk::openAcl()});
+  }
+  bool answered(size_t n) {
+    return loop.runUntil([&] { return outcomes.size() == n; }, EventLoop::Clock::now() + std::chrono::seconds(10));
+  }
+  static plan::Change setAcl(zk::AclList acl) {
+    return plan::Change{.kind = plan::ChangeKind::kSetAcl, .path = "/n", .acl = std::move(acl), .expected_version = -1};
+  }
+  static plan::Change container(const std::string& path) {
+    auto c = create(path);
+    c.mode = zk::CreateMode::kContainer;
+    return c;
+  }
+};
+
+TEST_F(FencedSinglesTest, ASetAclFollowsAPassedFenceCheckAndNeverAMovedOne) {
+  zk::AclList read_only{{zk::perm::kRead | zk::perm::kAdmin, "world", "anyone"}};
+  {
+    Applier applier{client, loop, ApplierOptions{.prefix = {zk::CheckOp{"/fence", 0}}},
+                    [&](const Outcome& o) { outcomes.push_back(o); }};
+    client.resetCounters();
+    applier.submit(setAcl(read_only));
+    applier.submit(container("/box"));
+    ASSERT_TRUE(answered(2));
+    EXPECT_EQ(outcomes[0].kind, OutcomeKind::kApplied);
+    EXPECT_EQ(outcomes[1].kind, OutcomeKind::kApplied);
+    EXPECT_EQ(server->node("/n")->acl, read_only);
+    EXPECT_TRUE(server->node("/box"));
+    EXPECT_EQ(client.counters().multis, 2u) << "each went out behind a fence check";
+  }
+  outcomes.clear();
+  server->setDirect("/fence", "failover");  // the fence moves
+  Applier applier{client, loop, ApplierOptions{.prefix = {zk::CheckOp{"/fence", 0}}},
+                  [&](const Outcome& o) { outcomes.push_back(o); }};
+  applier.submit(setAcl(zk::openAcl()));
+  applier.submit(container("/box2"));
+  ASSERT_TRUE(answered(2));
+  EXPECT_EQ(outcomes[0].kind, OutcomeKind::kFenced);
+  EXPECT_EQ(outcomes[1].kind, OutcomeKind::kFenced);
+  EXPECT_TRUE(applier.fenced());
+  EXPECT_EQ(server->node("/n")->acl, read_only) << "a setACL landed after the fence moved";
+  EXPECT_FALSE(server->node("/box2"));
+}
+
+TEST_F(FencedSinglesTest, AClientThatCanBatchThemPutsContainerCreatesInTheFencedMulti) {
+  SpecialCreatesClient capable(client);
+  Applier applier{capable, loop, ApplierOptions{.prefix = {zk::CheckOp{"/fence", 0}}},
+                  [&](const Outcome& o) { outcomes.push_back(o); }};
+  client.resetCounters();
+  applier.submit(create("/a"));
+  applier.submit(container("/a/box"));
+  applier.flush();
+  ASSERT_TRUE(answered(2));
+  EXPECT_EQ(outcomes[1].kind, OutcomeKind::kApplied);
+  EXPECT_EQ(client.counters().multis, 1u) << "the container create went in the same multi";
+  EXPECT_EQ(server->node("/a/box")->kind, zk::NodeKind::kContainer);
 }
 
 }  // namespace

@@ -64,9 +64,12 @@ TEST(PlanNode, DeletesKeepLeavesOrphans) {
   EXPECT_TRUE(planNode(std::nullopt, backup("old"), p).empty());
 }
 
+// A digest id as a server shows it to a client with ADMIN: user:base64(sha1).
+const std::string kU = "u:tpUq/4Pn5A64fVZyQ0gOJ8ZWqkY=";
+
 TEST(PlanNode, AclPolicies) {
   DesiredNode want = desired("x");
-  want.acl = {zk::Acl{zk::perm::kRead, "digest", "u:abc"}};
+  want.acl = {zk::Acl{zk::perm::kRead, "digest", kU}};
   BackupNode have = backup("x");
 
   Policies copy;
@@ -84,9 +87,72 @@ TEST(PlanNode, AclPolicies) {
   EXPECT_TRUE(planNode(desired("x"), have, keep).empty());
 
   // ACLs compare as sets.
-  want.acl = {zk::Acl{1, "world", "anyone"}, zk::Acl{31, "digest", "u:abc"}};
-  have.acl = zk::AclList{zk::Acl{31, "digest", "u:abc"}, zk::Acl{1, "world", "anyone"}};
+  want.acl = {zk::Acl{1, "world", "anyone"}, zk::Acl{31, "digest", kU}};
+  have.acl = zk::AclList{zk::Acl{31, "digest", kU}, zk::Acl{1, "world", "anyone"}};
   EXPECT_TRUE(planNode(want, have, copy).empty());
+}
+
+TEST(PlanNode, RedactedDigestIdsAreRecognised) {
+  EXPECT_FALSE(isRedactedDigest({31, "digest", kU}));
+  EXPECT_FALSE(isRedactedDigest({31, "world", "anyone"}));
+  EXPECT_FALSE(isRedactedDigest({31, "ip", "10.0.0.0/8"}));
+  for (const char* id : {"otheruser:x", "u:", ":tpUq/4Pn5A64fVZyQ0gOJ8ZWqkY=", "u:tpUq/4Pn5A64fVZyQ0gOJ8ZWqkYx",
+                         "u:tpUq/4Pn5A64fVZyQ0gOJ8ZWqk=", "u:tpUq/4Pn5A64fVZyQ0gOJ8ZW*kY=", "u"}) {
+    EXPECT_TRUE(isRedactedDigest({31, "digest", id})) << id;
+  }
+}
+
+// Issue 12 items 6 and 7: an ACL that was not read (empty) or that holds
+// ids the primary redacted is never written, and never turned into an
+// open one.
+TEST(PlanNode, AnUnknownOrRedactedAclIsNeverWrittenNorOpened) {
+  Policies copy;
+  DesiredNode unknown = desired("x");
+  unknown.acl.clear();
+  BackupNode have = backup("x");
+  have.acl = zk::AclList{zk::Acl{31, "digest", kU}};
+  EXPECT_TRUE(planNode(unknown, have, copy).empty()) << "an ACL not read must not replace the backup's";
+  auto create = planNode(unknown, std::nullopt, copy);
+  ASSERT_EQ(create.size(), 1u);
+  EXPECT_NE(create[0].kind, ChangeKind::kCreate) << "no create with a guessed ACL";
+  EXPECT_TRUE(create[0].reported);
+
+  DesiredNode redacted = desired("y");
+  redacted.acl = {zk::Acl{31, "digest", "otheruser:x"}, zk::Acl{zk::perm::kRead, "world", "anyone"}};
+  auto update = planNode(redacted, have, copy);
+  ASSERT_EQ(update.size(), 2u);
+  EXPECT_EQ(update[0].kind, ChangeKind::kUpdate) << "the data still goes";
+  EXPECT_EQ(update[1].kind, ChangeKind::kSkipped);
+  EXPECT_TRUE(update[1].reported);
+  auto created = planNode(redacted, std::nullopt, copy);
+  ASSERT_EQ(created.size(), 2u);
+  EXPECT_EQ(created[0].kind, ChangeKind::kCreate);
+  EXPECT_EQ(created[0].acl, (zk::AclList{zk::Acl{zk::perm::kRead, "world", "anyone"}})) << "only what can be copied";
+  EXPECT_TRUE(created[1].reported);
+
+  // Nothing copyable is left: the node takes its backup parent's ACL.
+  redacted.acl = {zk::Acl{31, "digest", "otheruser:x"}};
+  EXPECT_TRUE(needsParentAcl(redacted, copy));
+  redacted.parent_acl = zk::AclList{zk::Acl{31, "digest", kU}};
+  created = planNode(redacted, std::nullopt, copy);
+  ASSERT_EQ(created.size(), 2u);
+  EXPECT_EQ(created[0].acl, *redacted.parent_acl);
+}
+
+// Issue 12 item 10: keep-backup never changes an ACL and creates with the
+// backup parent's ACL, never world-open.
+TEST(PlanNode, KeepBackupCreatesWithTheParentsAcl) {
+  Policies keep{.acls = AclPolicy::kKeepBackup};
+  DesiredNode want = desired("x");
+  EXPECT_TRUE(needsParentAcl(want, keep));
+  auto without = planNode(want, std::nullopt, keep);
+  ASSERT_EQ(without.size(), 1u);
+  EXPECT_NE(without[0].kind, ChangeKind::kCreate);
+  want.parent_acl = zk::AclList{zk::Acl{31, "digest", kU}, zk::Acl{1, "world", "anyone"}};
+  auto with = planNode(want, std::nullopt, keep);
+  ASSERT_EQ(with.size(), 1u);
+  EXPECT_EQ(with[0].kind, ChangeKind::kCreate);
+  EXPECT_EQ(with[0].acl, *want.parent_acl);
 }
 
 TEST(PlanNode, EphemeralPrimaryNodesFollowThePolicy) {

@@ -88,6 +88,9 @@ TEST_F(ReconcileTest, UpdatesAndDeletesButNeverTouchesEphemeralsOrProtectedNodes
   EXPECT_TRUE(backup_server->node("/zms/topic/gone"));
   EXPECT_EQ(report.blocked, 1u);
   EXPECT_FALSE(report.converged());
+  // A delete a standby-site ephemeral blocks is reported, not a failure to converge.
+  EXPECT_EQ(report.result(), ReconcileResult::kConvergedExceptReported);
+  EXPECT_EQ(report.reportedNodes(), 1u);
 }
 
 TEST_F(ReconcileTest, DryRunListsEveryChangeAndWritesNothing) {
@@ -116,7 +119,7 @@ TEST_F(ReconcileTest, DeleteGuardStopsAMassDeleteUntilAllowed) {
   primary_server->removeRecursiveDirect("/zms/deep");
   auto tripped = pass(options());
   EXPECT_TRUE(tripped.guard_tripped);
-  EXPECT_FALSE(tripped.converged());
+  EXPECT_EQ(tripped.result(), ReconcileResult::kNotConverged);
   EXPECT_EQ(tree(*backup_server, "/zms"), before);
 
   auto o = options();
@@ -135,7 +138,8 @@ TEST_F(ReconcileTest, AMappingFailureSkipsThatNodeOnly) {
     return m;
   };
   auto report = pass(o);
-  EXPECT_EQ(report.skipped, 1u);
+  EXPECT_EQ(report.mapping_failures, 1u);
+  EXPECT_EQ(report.result(), ReconcileResult::kConvergedExceptReported);
   EXPECT_FALSE(backup_server->node("/zms/topic/order_paid"));
   EXPECT_TRUE(backup_server->node("/zms/topic/order_created"));
   EXPECT_TRUE(backup_server->node("/zms/deep/a/b/c/d/e/f/g/h/i/j/k/l"));
@@ -264,7 +268,7 @@ TEST_F(ReconcileTest, TwoPrimaryNodesMappingToOneBackupPathAreAConflictNotAnOver
   };
   auto report = pass(o);
   EXPECT_EQ(report.conflicts, 1u);
-  EXPECT_FALSE(report.converged());
+  EXPECT_EQ(report.result(), ReconcileResult::kNotConverged) << "which node the standby holds is a decision";
   ASSERT_TRUE(backup_server->node("/zms/cluster/kafka_sh_01"));
   EXPECT_EQ(backup_server->node("/zms/cluster/kafka_sh_01")->data, "first");  // sorted order: bj before xx
 }
