@@ -438,13 +438,16 @@ void Daemon::onElected() {
   if (shutting_down_ || replicator_ || exit_code_) return;
   rs_.election_ok = true;
   election_failures_ = 0;
-  auto token = state::acquireFence(*write_, engine_.config.state_path, identity_,
-                                   options_.reverse ? state::FenceMode::kUnchecked : state::FenceMode::kForward);
+  // A reverse writer fences on the rebuilt primary, and only while the
+  // backup (read_) is active: the role is read before and after.
+  auto token = options_.reverse
+                   ? state::acquireReverseFence(*write_, *read_, engine_.config.state_path, identity_)
+                   : state::acquireFence(*write_, engine_.config.state_path, identity_, state::FenceMode::kForward);
   if (!token) {
     if (token.error().code == ErrorCode::kFenced) {
       rs_.fenced = true;
       publish();
-      exitWith(kExitFenced, "refused: " + token.error().describe());
+      exitWith(options_.reverse ? kExitRoleStandby : kExitFenced, "refused: " + token.error().describe());
       return;
     }
     // Another writer may hold the fence on purpose (a `failover
