@@ -1,0 +1,5 @@
+# The native ZooKeeper client against real servers (src/zk/native).
+zks_integration_test(zk_native_ops_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_native_ops_test.cpp
+  LIBS zks_zk
+  TIMEOUT 180)
