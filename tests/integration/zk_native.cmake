@@ -3,3 +3,7 @@ zks_integration_test(zk_native_ops_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_native_ops_test.cpp
   LIBS zks_zk
   TIMEOUT 180)
+zks_integration_test(zk_native_watch_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_native_watch_test.cpp
+  LIBS zks_zk
+  TIMEOUT 180)

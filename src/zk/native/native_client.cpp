@@ -313,6 +313,8 @@ Status NativeClient::reopen(milliseconds timeout) {
       return giveUp(ErrorCode::kZooKeeper, "the new session to " + where + " expired while connecting",
                     SessionState::kClosed);
     case Session::Ready::kClosed:
+      return giveUp(ErrorCode::kZooKeeper, "the client was closed while connecting to " + where,
+                    SessionState::kClosed);
     case Session::Ready::kTimeout:
       break;
   }
@@ -337,6 +339,10 @@ void NativeClient::closeSession() {
 }
 
 void NativeClient::close() {
+  // A reopen() in progress holds lifecycle_mutex_ until its session is
+  // connected: stop that session first, so that close() never waits out
+  // a pending connect.
+  if (auto current = session()) current->requestStop();
   std::lock_guard lifecycle(lifecycle_mutex_);
   closeSession();
   std::lock_guard lock(mutex_);

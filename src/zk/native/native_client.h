@@ -39,14 +39,16 @@
 // removeWatches(path) removes every watch on `path` (WatcherType Any) and
 // answers kNoNode when the session had none there.
 //
-// ZOOKEEPER-4466 (3.8 servers): the server keeps one watch mode per path
-// and session. A one-shot watch (get/exists/getChildren with watch=true)
-// that this session sets on a path where it holds a persistent recursive
-// watch replaces that recursive watch on the server: from then on the
-// server sends no events for the path's descendants, and after the one-shot
-// fires none for the path either, while this client still lists the
-// recursive watch (a reconnect re-registers it). Do not set one-shot
-// watches on a recursively watched path; integration test
+// ZOOKEEPER-4466 (3.8 servers): the server keeps one watch mode per path,
+// session and watch table. A one-shot data watch (get/exists with
+// watch=true) that this session sets on a path where it holds a persistent
+// recursive watch replaces the recursive one in the server's data-watch
+// table: from then on the server sends no created or data-changed events
+// for the path's descendants, and once the one-shot has fired none for the
+// path either (deletions still come, through the child-watch table), while
+// this client still lists the recursive watch. Adding the recursive watch
+// again (or a reconnect, which re-registers it) restores it. Do not set
+// one-shot watches on a recursively watched path; the integration test
 // ZkNativeWatchTest.OneShotWatchOnARecursiveRootReplacesItOnTheServer
 // shows the behaviour.
 

@@ -108,6 +108,9 @@ class Session {
   // Ends the session (see the top of the file) and joins the I/O thread.
   // Idempotent.
   void close();
+  // Tells the I/O thread to end the session without waiting for it: a
+  // pending connect is cut short and waitReady() returns kClosed.
+  void requestStop() { waker_.stop(); }
 
   SessionState state() const;
   uint64_t generation() const { return config_.generation; }
