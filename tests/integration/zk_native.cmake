@@ -7,3 +7,7 @@ zks_integration_test(zk_native_watch_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_native_watch_test.cpp
   LIBS zks_zk
   TIMEOUT 180)
+zks_integration_test(zk_native_fault_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_native_fault_test.cpp
+  LIBS zks_zk
+  TIMEOUT 300)

@@ -32,14 +32,11 @@ inline zk::ConnectOptions nativeOptions(const std::string& connect) {
   return options;
 }
 
-inline std::unique_ptr<zk::Client> connectNative(zk::ConnectOptions options) {
-  options.backend = zk::Backend::kNative;
-  auto client = zk::makeNativeClient(options);
-  auto st = client->reopen(options.connect_timeout);
-  EXPECT_TRUE(st) << st.error().describe();
-  if (!st) return nullptr;
-  return client;
-}
+class Events;
+
+// A connected native client. `events`, when given, is attached before the
+// session starts, so it sees every session event from the first one on.
+inline std::unique_ptr<zk::Client> connectNative(zk::ConnectOptions options, Events* events = nullptr);
 
 // Collects what a client's listeners receive.
 class Events {
@@ -89,6 +86,17 @@ class Events {
         },
         timeout);
   }
+  size_t countSession(zk::SessionState state, uint64_t generation) {
+    std::lock_guard lock(mutex_);
+    return static_cast<size_t>(std::count_if(sessions_.begin(), sessions_.end(), [&](const zk::SessionEvent& e) {
+      return e.state == state && e.generation == generation;
+    }));
+  }
+  // For reconnects: the n-th event of this state and generation.
+  bool waitSessionCount(zk::SessionState state, uint64_t generation, size_t n,
+                        std::chrono::milliseconds timeout = 20s) {
+    return waitFor([&] { return countSession(state, generation) >= n; }, timeout);
+  }
   std::vector<zk::SessionEvent> sessions() {
     std::lock_guard lock(mutex_);
     return sessions_;
@@ -99,6 +107,16 @@ class Events {
   std::vector<zk::WatchEvent> watches_;
   std::vector<zk::SessionEvent> sessions_;
 };
+
+inline std::unique_ptr<zk::Client> connectNative(zk::ConnectOptions options, Events* events) {
+  options.backend = zk::Backend::kNative;
+  auto client = zk::makeNativeClient(options);
+  if (events != nullptr) events->attach(*client);
+  auto st = client->reopen(options.connect_timeout);
+  EXPECT_TRUE(st) << st.error().describe();
+  if (!st) return nullptr;
+  return client;
+}
 
 // Records one callback's result and the thread it ran on.
 template <typename R>

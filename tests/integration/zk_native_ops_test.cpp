@@ -304,10 +304,9 @@ TEST_F(ZkNativeOpsTest, ChrootIsAddedToRequestsAndStrippedFromAnswers) {
   auto c = connect();
   ASSERT_TRUE(c);
   ASSERT_EQ(zk::createSync(*c, CreateOp{.path = root_}).code, Code::kOk);
-  auto jailed = connectNative(nativeOptions(server_->connectString() + root_));
-  ASSERT_TRUE(jailed);
   Events events;
-  events.attach(*jailed);
+  auto jailed = connectNative(nativeOptions(server_->connectString() + root_), &events);
+  ASSERT_TRUE(jailed);
 
   EXPECT_EQ(zk::getChildrenSync(*jailed, "/").code, Code::kOk);
   auto created = zk::createSync(*jailed, CreateOp{.path = "/app", .data = "d"});
@@ -344,7 +343,8 @@ TEST_F(ZkNativeOpsTest, DigestAuthIsAnsweredBeforeReopenReturnsAndResentAfterARe
   ASSERT_TRUE(proxy);
   auto options = nativeOptions((*proxy)->connectString());
   options.auth = {zk::AuthEntry{"digest", "alice:wonderland"}};
-  auto alice = connectNative(options);
+  Events events;
+  auto alice = connectNative(options, &events);
   ASSERT_TRUE(alice);
   const zk::AclList alice_only = {zk::Acl{zk::perm::kAll, "digest", ZkServer::digestId("alice:wonderland")}};
   // The first request after reopen() already runs with the identity.
@@ -356,14 +356,11 @@ TEST_F(ZkNativeOpsTest, DigestAuthIsAnsweredBeforeReopenReturnsAndResentAfterARe
 
   // The connection drops; the session resumes and its identity comes back
   // with it (the server forgets auth with the connection).
-  Events events;
-  events.attach(*alice);
   const int64_t id = alice->sessionId();
   (*proxy)->setMode(TcpProxy::Mode::kReset);
   ASSERT_TRUE(events.waitSession(SessionState::kConnecting, 1));
-  events.clear();
   (*proxy)->setMode(TcpProxy::Mode::kPass);
-  ASSERT_TRUE(events.waitSession(SessionState::kConnected, 1));
+  ASSERT_TRUE(events.waitSessionCount(SessionState::kConnected, 1, 2));
   EXPECT_EQ(alice->sessionId(), id);
   EXPECT_TRUE(waitFor([&] { return zk::getSync(*alice, root_).code == Code::kOk; }, 10s));
   EXPECT_EQ(zk::getSync(*alice, root_).data, "secret");

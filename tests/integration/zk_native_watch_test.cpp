@@ -36,10 +36,9 @@ class ZkNativeWatchTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
     root_ = std::string("/") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    c_ = connectNative(nativeOptions(server_->connectString()));
+    c_ = connectNative(nativeOptions(server_->connectString()), &events_);
     other_ = connectNative(nativeOptions(server_->connectString()));
     ASSERT_TRUE(c_ && other_);
-    events_.attach(*c_);
     ASSERT_EQ(zk::createSync(*other_, CreateOp{.path = root_}).code, Code::kOk);
   }
 

@@ -242,6 +242,9 @@ Session::Attempt Session::connectTo(const HostPort& host) {
 }
 
 Session::End Session::serve(const HostPort& host) {
+  // Auth and watches go first on the wire, before anything a listener of
+  // the kConnected event might send.
+  sendSessionSetup();
   bool reconnect = false;
   {
     std::lock_guard lock(mutex_);
@@ -259,7 +262,6 @@ Session::End Session::serve(const HostPort& host) {
                   hex(session_id_.load()), host.describe(), negotiated_timeout_ms_);
   }
   last_send_ = last_receive_ = Clock::now();
-  sendSessionSetup();
 
   const milliseconds ping_interval(std::max<int64_t>(timeout().count() / 3, 1));
   const milliseconds read_timeout(std::max<int64_t>(timeout().count() * 2 / 3, 1));
