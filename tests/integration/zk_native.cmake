@@ -11,3 +11,7 @@ zks_integration_test(zk_native_fault_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_native_fault_test.cpp
   LIBS zks_zk
   TIMEOUT 300)
+zks_integration_test(zk_native_tls_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_native_tls_test.cpp
+  LIBS zks_zk
+  TIMEOUT 180)

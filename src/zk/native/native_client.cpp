@@ -312,6 +312,9 @@ Status NativeClient::reopen(milliseconds timeout) {
     case Session::Ready::kExpired:
       return giveUp(ErrorCode::kZooKeeper, "the new session to " + where + " expired while connecting",
                     SessionState::kClosed);
+    case Session::Ready::kRefused:
+      return giveUp(ErrorCode::kZooKeeper, "cannot connect to " + where + ": " + fresh->lastError(),
+                    SessionState::kClosed);
     case Session::Ready::kClosed:
       return giveUp(ErrorCode::kZooKeeper, "the client was closed while connecting to " + where,
                     SessionState::kClosed);

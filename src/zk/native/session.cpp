@@ -102,12 +102,18 @@ Session::Ready Session::waitReady(Clock::time_point deadline) {
   };
   ready_cv_.wait_until(lock, deadline, [&] { return ready_ || terminal(); });
   if (ready_) return Ready::kReady;
+  if (refused_) return Ready::kRefused;
   switch (state_) {
     case SessionState::kExpired: return Ready::kExpired;
     case SessionState::kAuthFailed: return Ready::kAuthFailed;
     case SessionState::kClosed: return Ready::kClosed;
     default: return Ready::kTimeout;
   }
+}
+
+bool Session::everConnected() const {
+  std::lock_guard lock(mutex_);
+  return ever_connected_;
 }
 
 std::string Session::lastError() const {
@@ -139,6 +145,7 @@ std::chrono::milliseconds Session::timeout() const {
 void Session::run() {
   size_t index = 0;
   size_t failed_in_cycle = 0;
+  size_t refused_in_cycle = 0;
   int cycles = 0;
   while (!waker_.stopping()) {
     const HostPort host = hosts_[index];
@@ -149,15 +156,29 @@ void Session::run() {
       finish(SessionState::kExpired, Code::kSessionExpired);
       return;
     }
-    if (attempt == Attempt::kFailed) {
+    if (attempt == Attempt::kFailed || attempt == Attempt::kRefused) {
       spdlog::debug("zookeeper {}: {}", config_.name, lastError());
+      refused_in_cycle += attempt == Attempt::kRefused;
       if (++failed_in_cycle >= hosts_.size()) {
+        // Every host refused this client's TLS setup (an untrusted
+        // certificate either way): waiting will not help a first connect.
+        // A session that was up keeps trying: certificates may be renewed.
+        if (refused_in_cycle == hosts_.size() && !everConnected()) {
+          {
+            std::lock_guard lock(mutex_);
+            refused_ = true;
+          }
+          finish(SessionState::kClosed, Code::kClosing);
+          return;
+        }
         failed_in_cycle = 0;
+        refused_in_cycle = 0;
         backOff(++cycles);
       }
       continue;
     }
     failed_in_cycle = 0;
+    refused_in_cycle = 0;
     cycles = 0;
     const End end = serve(host);
     if (end == End::kAuthFailed) {
@@ -179,10 +200,10 @@ Session::Attempt Session::connectTo(const HostPort& host) {
   const auto attempt_timeout =
       std::max(kMinAttempt, milliseconds(timeout().count() / static_cast<int64_t>(hosts_.size())));
   const auto deadline = Clock::now() + attempt_timeout;
-  auto failed = [&](std::string error) {
+  auto failed = [&](std::string error, bool refused = false) {
     if (waker_.stopping()) return Attempt::kStopped;
     setLastError(std::move(error));
-    return Attempt::kFailed;
+    return refused ? Attempt::kRefused : Attempt::kFailed;
   };
 
   auto tcp = connectTcp(host, deadline, waker_);
@@ -190,7 +211,7 @@ Session::Attempt Session::connectTo(const HostPort& host) {
   std::unique_ptr<Transport> transport = std::move(*tcp);
   if (config_.tls) {
     auto tls = config_.tls->handshake(std::move(transport), host, deadline, waker_);
-    if (!tls) return failed(tls.error().message);
+    if (!tls) return failed(tls.error().message, tls.error().code == ErrorCode::kInvalidArgument);
     transport = std::move(*tls);
   }
 
@@ -220,7 +241,9 @@ Session::Attempt Session::connectTo(const HostPort& host) {
         // port spoken to in plain text.
         return failed(host.describe() + " closed the connection during the session handshake (" +
                       frame.error().message +
-                      (config_.tls ? ")" : "; a server behind this client's last seen zxid does that, and so does a TLS port)"));
+                      (config_.tls ? ")"
+                                   : "; a server behind this client's last seen zxid does that, and so does a "
+                                     "TLS port spoken to without tls)"));
     }
   }
   ConnectResponse response;

@@ -11,7 +11,10 @@
 //     zxid (a lagging follower) closes the connection, and the next host is
 //     tried. A ConnectResponse with timeout 0 means the session expired.
 //     After a cycle of failed hosts the session backs off (25 ms doubling to
-//     1 s, with jitter) before the next cycle.
+//     1 s, with jitter) before the next cycle. Before the first connection,
+//     a cycle in which every host refused the TLS handshake for good (an
+//     untrusted certificate on either side) ends the session at once, so
+//     that reopen() reports it instead of waiting out its timeout.
 //   - On every connection: digest auth first, then SetWatches/SetWatches2
 //     for every registered watch (packets of at most 128 KiB of paths),
 //     then requests. reopen() returns only once the first connection's auth
@@ -99,7 +102,9 @@ class Session {
   void start();
   void submit(std::unique_ptr<Call> call);
 
-  enum class Ready { kReady, kAuthFailed, kExpired, kTimeout, kClosed };
+  // kRefused: every host refused the TLS handshake before the first
+  // connection (see lastError()).
+  enum class Ready { kReady, kAuthFailed, kExpired, kTimeout, kClosed, kRefused };
   // Waits for the first connection with every auth entry answered.
   Ready waitReady(Clock::time_point deadline);
   // Why the last connection attempt failed (for reopen()'s error).
@@ -121,7 +126,8 @@ class Session {
   uint64_t setWatchesPacketsSent() const { return set_watches_sent_.load(); }
 
  private:
-  enum class Attempt { kConnected, kFailed, kExpired, kStopped };
+  // kRefused: a TLS handshake that failed for good (certificates).
+  enum class Attempt { kConnected, kFailed, kRefused, kExpired, kStopped };
   enum class End { kLost, kStopped, kAuthFailed };
   struct InFlight {
     int32_t xid = 0;
@@ -150,6 +156,7 @@ class Session {
   void failAll(Code code, std::deque<std::unique_ptr<Call>> waiting);
   void deliver();
   void setLastError(std::string error);
+  bool everConnected() const;
   std::chrono::milliseconds timeout() const;
 
   const SessionConfig config_;
@@ -164,6 +171,7 @@ class Session {
   SessionState state_ = SessionState::kConnecting;
   bool ever_connected_ = false;
   bool ready_ = false;
+  bool refused_ = false;
   std::deque<std::unique_ptr<Call>> waiting_;  // submitted, not yet on the wire
   std::string last_error_;
   std::string password_;

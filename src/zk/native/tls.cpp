@@ -27,6 +27,16 @@ std::string opensslReason() {
   return buffer;
 }
 
+// Why OpenSSL could not use a PEM file, in an operator's words.
+std::string pemReason() {
+  const unsigned long last = ERR_peek_last_error();
+  std::string reason = opensslReason();
+  if (ERR_GET_LIB(last) == ERR_LIB_PEM || reason == "PEM lib" || reason == "no start line") {
+    return "it is not PEM, or not the expected kind of PEM block";
+  }
+  return reason;
+}
+
 // A file OpenSSL is about to read: a clear errno message first.
 Status readable(const std::string& what, const std::string& file) {
   std::FILE* f = std::fopen(file.c_str(), "rb");
@@ -158,7 +168,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::load(const TlsOptions& options) 
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (ctx == nullptr) return fail(ErrorCode::kInternal, "cannot set up TLS: " + opensslReason());
-  std::shared_ptr<TlsContext> context(new TlsContext(ctx, options.verify_hostname));
+  std::shared_ptr<TlsContext> context(new TlsContext(ctx, options.verify_hostname, !options.cert_file.empty()));
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   // An encrypted key would make OpenSSL prompt on the terminal; refuse it.
@@ -166,22 +176,26 @@ Result<std::shared_ptr<TlsContext>> TlsContext::load(const TlsOptions& options) 
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 
   if (SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1) {
-    return fail(ErrorCode::kInvalidArgument, "tls ca_file holds no usable PEM certificate: " + opensslReason(),
+    return fail(ErrorCode::kInvalidArgument, "tls ca_file holds no usable PEM certificate: " + pemReason(),
                 options.ca_file);
   }
   if (!options.cert_file.empty()) {
     if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1) {
-      return fail(ErrorCode::kInvalidArgument, "tls cert_file holds no usable PEM certificate: " + opensslReason(),
+      return fail(ErrorCode::kInvalidArgument, "tls cert_file holds no usable PEM certificate: " + pemReason(),
                   options.cert_file);
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+        ERR_clear_error();
+        return fail(ErrorCode::kInvalidArgument, "tls key_file is not the key of cert_file " + options.cert_file,
+                    options.key_file);
+      }
       return fail(ErrorCode::kInvalidArgument,
-                  "tls key_file holds no usable PEM private key (an encrypted key is not supported): " +
-                      opensslReason(),
+                  "tls key_file holds no usable PEM private key (encrypted keys are not supported): " + pemReason(),
                   options.key_file);
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-      return fail(ErrorCode::kInvalidArgument, "tls key_file does not match cert_file " + options.cert_file,
+      return fail(ErrorCode::kInvalidArgument, "tls key_file is not the key of cert_file " + options.cert_file,
                   options.key_file);
     }
   }
@@ -221,15 +235,27 @@ Result<std::unique_ptr<Transport>> TlsContext::handshake(std::unique_ptr<Transpo
     } else if (error == SSL_ERROR_WANT_WRITE) {
       events = POLLOUT;
     } else {
+      // kInvalidArgument marks what retrying will not fix: a certificate
+      // refused by either side.
       const long verify = SSL_get_verify_result(ssl);
       if (verify != X509_V_OK) {
-        return fail(ErrorCode::kIo, where + "the server certificate is not trusted: " +
-                                        X509_verify_cert_error_string(verify));
+        return fail(ErrorCode::kInvalidArgument, where + "the server certificate is not trusted: " +
+                                                     X509_verify_cert_error_string(verify));
       }
       if (error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN) {
-        const std::string reason = ERR_peek_error() != 0 ? opensslReason() : std::string(std::strerror(errno));
+        const int err = errno;
+        const std::string reason =
+            ERR_peek_error() != 0 ? opensslReason() : err != 0 ? std::string(std::strerror(err)) : "end of stream";
         return fail(ErrorCode::kIo, where + "the server closed the connection (" + reason +
-                                        "; is this a TLS port, and does the server accept this client?)");
+                                        "; is this ZooKeeper's secureClientPort?)");
+      }
+      const unsigned long last = ERR_peek_last_error();
+      const bool alert = ERR_GET_LIB(last) == ERR_LIB_SSL && ERR_GET_REASON(last) >= SSL_AD_REASON_OFFSET;
+      if (alert) {
+        return fail(ErrorCode::kInvalidArgument,
+                    where + "the server refused it (" + opensslReason() +
+                        (has_client_cert_ ? "; does the server trust this client's certificate?)"
+                                          : "; this client has no certificate: set tls cert_file and key_file)"));
       }
       return fail(ErrorCode::kIo, where + opensslReason());
     }

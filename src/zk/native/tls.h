@@ -34,9 +34,11 @@ class TlsContext {
                                                Clock::time_point deadline, Waker& waker) const;
 
  private:
-  TlsContext(SSL_CTX* ctx, bool verify_hostname) : ctx_(ctx), verify_hostname_(verify_hostname) {}
+  TlsContext(SSL_CTX* ctx, bool verify_hostname, bool has_client_cert)
+      : ctx_(ctx), verify_hostname_(verify_hostname), has_client_cert_(has_client_cert) {}
   SSL_CTX* ctx_;
   bool verify_hostname_;
+  bool has_client_cert_;
 };
 
 }  // namespace zks::zk::native
