@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "zk/c_client.h"
+#include "zk/connect_options.h"
 
 namespace zks::config {
 
@@ -26,12 +26,28 @@ struct AuthConfig {
   std::string credentials_env;
 };
 
+// TLS to the site's secureClientPort (native client only). Paths are
+// resolved against the config file's folder.
+struct TlsConfig {
+  std::string ca_file;    // required
+  std::string cert_file;  // cert_file and key_file: both or neither
+  std::string key_file;
+  bool verify_hostname = true;
+};
+
 struct SiteConfig {
   std::string connect;
   int session_timeout_ms = 30000;
   int connect_timeout_ms = 15000;
   std::vector<AuthConfig> auth;
   size_t max_in_flight = 2048;  // extension: pipelining window toward this site
+  zk::Backend client = zk::Backend::kNative;
+  std::optional<TlsConfig> tls;
+  // Native client only: off for servers older than 3.6 (no multiRead, no
+  // addWatch); the largest reply frame accepted.
+  bool multi_read = true;
+  bool persistent_watches = true;
+  size_t max_packet_bytes = 256u << 20;
 };
 
 struct RootConfig {

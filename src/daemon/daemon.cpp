@@ -17,7 +17,7 @@
 #include "state/election.h"
 #include "state/identity.h"
 #include "state/store.h"
-#include "zk/c_client.h"
+#include "zk/connect_options.h"
 
 namespace zks::daemon {
 
@@ -476,8 +476,8 @@ int Daemon::run() {
       signal_thread.join();
       return kExitConfig;
     }
-    read_ = zk::makeCClient(*read_options);
-    write_ = zk::makeCClient(*write_options);
+    read_ = zk::makeClient(*read_options);
+    write_ = zk::makeClient(*write_options);
     read_->setWatchListener([this, alive = alive_](const zk::WatchEvent& e) {
       loop_.post([this, alive, e] {
         if (*alive && replicator_ && e.generation == read_->generation()) replicator_->onPrimaryEvent(e);

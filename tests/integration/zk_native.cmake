@@ -15,3 +15,8 @@ zks_integration_test(zk_native_tls_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_native_tls_test.cpp
   LIBS zks_zk
   TIMEOUT 180)
+# `zkstandby sync` and `run` over TLS (needs the daemon harness).
+zks_integration_test(zk_native_tls_cli_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/zk_native_tls_cli_test.cpp
+  LIBS zks_daemon_harness
+  TIMEOUT 240)

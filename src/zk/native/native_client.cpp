@@ -110,6 +110,9 @@ class NativeClient final : public Client, private SessionSink {
   std::shared_ptr<const TlsContext> tls_;
   SessionState state_without_session_ = SessionState::kClosed;
 
+  // Set while close() waits for lifecycle_mutex_: a reopen() in progress
+  // gives up its new session.
+  std::atomic<bool> close_requested_{false};
   std::atomic<uint64_t> generation_{0};
   // Events of any other generation are dropped at delivery; 0 when closed.
   std::atomic<uint64_t> live_generation_{0};
@@ -300,6 +303,8 @@ Status NativeClient::reopen(milliseconds timeout) {
   if (old) old->close();
   spdlog::debug("zookeeper {}: opening session {} to {}", options_.name, generation, options_.connect);
   fresh->start();
+  // A close() that came before the swap could not reach this session.
+  if (close_requested_.load()) fresh->requestStop();
 
   switch (fresh->waitReady(deadline)) {
     case Session::Ready::kReady:
@@ -345,9 +350,11 @@ void NativeClient::close() {
   // A reopen() in progress holds lifecycle_mutex_ until its session is
   // connected: stop that session first, so that close() never waits out
   // a pending connect.
+  close_requested_.store(true);
   if (auto current = session()) current->requestStop();
   std::lock_guard lifecycle(lifecycle_mutex_);
   closeSession();
+  close_requested_.store(false);
   std::lock_guard lock(mutex_);
   state_without_session_ = SessionState::kClosed;
 }
