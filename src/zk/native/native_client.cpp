@@ -392,17 +392,20 @@ Status closeSessionFrom(const HostPort& host, const TlsContext* tls, int64_t id,
   request.timeout_ms = static_cast<int32_t>(session_timeout.count());
   request.session_id = id;
   request.password = password;
-  if (auto st = writeAll(**transport, encodeConnectRequest(request), deadline, waker); !st) return st;
+  // The handshake and the close go out together: the client under test
+  // reconnects within a millisecond of losing its session to this
+  // connection and would take it back before a close sent after the
+  // handshake's answer arrived.
+  std::string packets = encodeConnectRequest(request);
+  appendRequestFrame(packets, 1, op::kCloseSession, {});
+  if (auto st = writeAll(**transport, packets, deadline, waker); !st) return st;
   FrameReader frames(1 << 20);
   auto answer = readFrame(**transport, frames, deadline, waker);
   if (!answer) return std::unexpected(answer.error());
   ConnectResponse response;
   if (!decodeConnectResponse(*answer, response)) return fail(ErrorCode::kIo, "a malformed handshake answer");
   if (response.timeout_ms <= 0) return {};  // already gone
-  std::string close;
-  appendRequestFrame(close, 1, op::kCloseSession, {});
-  if (auto st = writeAll(**transport, close, deadline, waker); !st) return st;
-  // The answer, or the server closing the connection: either way it is done.
+  // The close's answer, or the server closing the connection: either way it is done.
   (void)readFrame(**transport, frames, deadline, waker);
   return {};
 }

@@ -304,7 +304,7 @@ Session::End Session::serve(const HostPort& host) {
     auto wake_at = std::min(last_send_ + ping_interval, last_receive_ + read_timeout);
     if (closing_) wake_at = std::min(wake_at, close_deadline_);
     short events = static_cast<short>(POLLIN | transport_->readWaitsFor());
-    if (out_sent_ < out_.size()) events = static_cast<short>(events | POLLOUT | transport_->writeWaitsFor());
+    if (out_sent_ < out_.size()) events = static_cast<short>(events | transport_->writeWaitsFor());
     pollfd fds[2] = {{transport_->fd(), events, 0}, {waker_.fd(), POLLIN, 0}};
     const auto wait_ms = std::chrono::ceil<milliseconds>(wake_at - Clock::now()).count();
     const int n = ::poll(fds, 2, static_cast<int>(std::clamp<int64_t>(wait_ms, 0, 1 << 30)));
