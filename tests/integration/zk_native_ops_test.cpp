@@ -441,6 +441,24 @@ TEST_F(ZkNativeOpsTest, TheWindowKeepsSubmissionOrder) {
   }
 }
 
+TEST_F(ZkNativeOpsTest, AReplyOverMaxPacketBytesCostsTheConnectionNotTheSession) {
+  auto c = connect();
+  ASSERT_TRUE(c);
+  ASSERT_EQ(zk::createSync(*c, CreateOp{.path = root_, .data = std::string(200 * 1024, 'x')}).code, Code::kOk);
+  auto options = nativeOptions(server_->connectString());
+  options.max_packet_bytes = 64 * 1024;
+  Events events;
+  auto small = connectNative(options, &events);
+  ASSERT_TRUE(small);
+  const int64_t id = small->sessionId();
+  // The client refuses the frame (it cannot trust the stream after it),
+  // drops the connection and resumes the session.
+  EXPECT_EQ(zk::getSync(*small, root_).code, Code::kConnectionLoss);
+  ASSERT_TRUE(events.waitSessionCount(SessionState::kConnected, 1, 2));
+  EXPECT_EQ(small->sessionId(), id);
+  EXPECT_EQ(zk::existsSync(*small, root_).stat.data_length, 200 * 1024);
+}
+
 TEST_F(ZkNativeOpsTest, CallbacksMayIssueRequestsAndReopen) {
   auto c = connect();
   ASSERT_TRUE(c);
