@@ -63,13 +63,15 @@ TEST(Jute, WritesBigEndianAndLengthPrefixedValues) {
 }
 
 TEST(Jute, AFailedReadPoisonsTheReader) {
-  JuteReader in(bytes({0, 0, 0, 9, 'x'}));  // a buffer of 9 bytes with 1 present
+  const std::string short_buffer = bytes({0, 0, 0, 9, 'x'});  // a buffer of 9 bytes with 1 present
+  JuteReader in(short_buffer);
   EXPECT_EQ(in.buffer(), "");
   EXPECT_FALSE(in.ok());
   EXPECT_EQ(in.int32(), 0);
   EXPECT_EQ(in.remaining(), 0u);
 
-  JuteReader negative(bytes({0xff, 0xff, 0xff, 0xfe}));  // length -2
+  const std::string minus_two = bytes({0xff, 0xff, 0xff, 0xfe});  // length -2
+  JuteReader negative(minus_two);
   negative.buffer();
   EXPECT_FALSE(negative.ok());
 
