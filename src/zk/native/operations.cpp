@@ -27,8 +27,8 @@ class TypedCall : public Call {
   Cb cb_;
 };
 
-// The server's path for `path`, or a refusal when the path is not valid.
-void target(Call& call, const std::string&, const std::string& path, bool sequential = false) {
+// A path ZooKeeper would refuse is refused here, before sending.
+void refuseBadPath(Call& call, const std::string& path, bool sequential = false) {
   if (pathError(path, sequential)) call.refused = Code::kBadArguments;
 }
 
@@ -249,7 +249,7 @@ bool validOp(const Op& op) {
 
 std::unique_ptr<Call> getCall(const std::string& chroot, const std::string& path, bool watch, GetCallback cb) {
   auto call = std::make_unique<GetCall>(std::move(cb));
-  target(*call, chroot, path);
+  refuseBadPath(*call, path);
   call->opcode = op::kGetData;
   const std::string server = addChroot(chroot, path);
   call->body = pathWatchRequest(server, watch);
@@ -260,7 +260,7 @@ std::unique_ptr<Call> getCall(const std::string& chroot, const std::string& path
 std::unique_ptr<Call> childrenCall(const std::string& chroot, const std::string& path, bool watch,
                                    ChildrenCallback cb) {
   auto call = std::make_unique<ChildrenCall>(std::move(cb));
-  target(*call, chroot, path);
+  refuseBadPath(*call, path);
   call->opcode = op::kGetChildren2;
   const std::string server = addChroot(chroot, path);
   call->body = pathWatchRequest(server, watch);
@@ -270,7 +270,7 @@ std::unique_ptr<Call> childrenCall(const std::string& chroot, const std::string&
 
 std::unique_ptr<Call> existsCall(const std::string& chroot, const std::string& path, bool watch, StatCallback cb) {
   auto call = std::make_unique<StatCall>(std::move(cb));
-  target(*call, chroot, path);
+  refuseBadPath(*call, path);
   call->opcode = op::kExists;
   const std::string server = addChroot(chroot, path);
   call->body = pathWatchRequest(server, watch);
@@ -280,7 +280,7 @@ std::unique_ptr<Call> existsCall(const std::string& chroot, const std::string& p
 
 std::unique_ptr<Call> getAclCall(const std::string& chroot, const std::string& path, AclCallback cb) {
   auto call = std::make_unique<AclCall>(std::move(cb));
-  target(*call, chroot, path);
+  refuseBadPath(*call, path);
   call->opcode = op::kGetAcl;
   call->body = pathRequest(addChroot(chroot, path));
   return call;
@@ -288,7 +288,7 @@ std::unique_ptr<Call> getAclCall(const std::string& chroot, const std::string& p
 
 std::unique_ptr<Call> createCall(const std::string& chroot, CreateOp op, CreateCallback cb) {
   auto call = std::make_unique<CreateCall>(chroot, std::move(cb));
-  target(*call, chroot, op.path, isSequential(op.mode));
+  refuseBadPath(*call, op.path, isSequential(op.mode));
   if (badTtl(op)) call->refused = Code::kBadArguments;
   auto encoded = encodeOp(chroot, op);
   call->opcode = encoded.opcode;
@@ -298,7 +298,7 @@ std::unique_ptr<Call> createCall(const std::string& chroot, CreateOp op, CreateC
 
 std::unique_ptr<Call> setCall(const std::string& chroot, SetOp op, StatCallback cb) {
   auto call = std::make_unique<StatCall>(std::move(cb));
-  target(*call, chroot, op.path);
+  refuseBadPath(*call, op.path);
   auto encoded = encodeOp(chroot, op);
   call->opcode = encoded.opcode;
   call->body = std::move(encoded.body);
@@ -307,7 +307,7 @@ std::unique_ptr<Call> setCall(const std::string& chroot, SetOp op, StatCallback 
 
 std::unique_ptr<Call> deleteCall(const std::string& chroot, DeleteOp op, VoidCallback cb) {
   auto call = std::make_unique<VoidCall>(std::move(cb));
-  target(*call, chroot, op.path);
+  refuseBadPath(*call, op.path);
   auto encoded = encodeOp(chroot, op);
   call->opcode = encoded.opcode;
   call->body = std::move(encoded.body);
@@ -317,7 +317,7 @@ std::unique_ptr<Call> deleteCall(const std::string& chroot, DeleteOp op, VoidCal
 std::unique_ptr<Call> setAclCall(const std::string& chroot, const std::string& path, const AclList& acl,
                                  int32_t version, VoidCallback cb) {
   auto call = std::make_unique<VoidCall>(std::move(cb));
-  target(*call, chroot, path);
+  refuseBadPath(*call, path);
   call->opcode = op::kSetAcl;
   call->body = setAclRequest(addChroot(chroot, path), acl, version);
   return call;
@@ -325,7 +325,7 @@ std::unique_ptr<Call> setAclCall(const std::string& chroot, const std::string& p
 
 std::unique_ptr<Call> syncCall(const std::string& chroot, const std::string& path, VoidCallback cb) {
   auto call = std::make_unique<VoidCall>(std::move(cb));
-  target(*call, chroot, path);
+  refuseBadPath(*call, path);
   call->opcode = op::kSync;
   call->body = pathRequest(addChroot(chroot, path));
   return call;
@@ -368,7 +368,7 @@ std::unique_ptr<Call> multiReadCall(const std::string& chroot, std::vector<ReadO
 std::unique_ptr<Call> addWatchCall(const std::string& chroot, const std::string& path, AddWatchMode mode,
                                    VoidCallback cb, std::atomic<bool>* supported) {
   auto call = std::make_unique<AddWatchCall>(std::move(cb), supported);
-  target(*call, chroot, path);
+  refuseBadPath(*call, path);
   call->opcode = op::kAddWatch;
   const std::string server = addChroot(chroot, path);
   const bool recursive = mode == AddWatchMode::kPersistentRecursive;
@@ -379,7 +379,7 @@ std::unique_ptr<Call> addWatchCall(const std::string& chroot, const std::string&
 
 std::unique_ptr<Call> removeWatchesCall(const std::string& chroot, const std::string& path, VoidCallback cb) {
   auto call = std::make_unique<VoidCall>(std::move(cb));
-  target(*call, chroot, path);
+  refuseBadPath(*call, path);
   call->opcode = op::kRemoveWatches;
   const std::string server = addChroot(chroot, path);
   // WatcherType Any: a 3.8 server leaves half a persistent watch behind
