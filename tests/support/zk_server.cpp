@@ -172,9 +172,6 @@ Status ZkServer::writeConfig() const {
         << "ssl.keyStore.type=PEM\n"
         << "ssl.trustStore.location=" << options_.tls->trust_store << "\n"
         << "ssl.trustStore.type=PEM\n"
-        // The server would check the client certificate's names against the
-        // client's address; a test client's certificate names a role.
-        << "ssl.hostnameVerification=false\n"
         << "ssl.clientAuth=" << (options_.tls->need_client_auth ? "need" : "none") << "\n";
   }
   for (const auto& line : options_.extra_config) out << line << "\n";
