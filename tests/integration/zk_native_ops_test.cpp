@@ -289,10 +289,15 @@ TEST_F(ZkNativeOpsTest, MultiReadAnswersEachOpOnItsOwn) {
   // pipelined reads.
   auto options = nativeOptions(server_->connectString());
   options.multi_read = false;
+  options.persistent_watches = false;
   auto old = connectNative(options);
   ASSERT_TRUE(old);
   EXPECT_FALSE(old->capabilities().multi_read);
+  EXPECT_FALSE(old->capabilities().persistent_watches);
   check(multiReadSync(*old, ops), true);
+  // As with an old server, persistent watches are not there to use.
+  EXPECT_EQ(addWatchSync(*old, root_, zk::AddWatchMode::kPersistentRecursive).code, Code::kUnimplemented);
+  EXPECT_EQ(removeWatchesSync(*old, root_).code, Code::kUnimplemented);
 
   auto empty = multiReadSync(*c, {});
   EXPECT_EQ(empty.code, Code::kOk);
