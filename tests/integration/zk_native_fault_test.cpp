@@ -5,6 +5,7 @@
 // 100,000 pipelined requests, re-registration of more than 1 MiB of watched
 // paths, and close() while a connect is pending.
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -334,6 +335,56 @@ TEST_F(ZkNativeFaultTest, HundredThousandPipelinedRequestsAcrossARestartComplete
   EXPECT_EQ(c->pending(), 0u);
   ASSERT_TRUE(waitFor([&] { return c->state() == SessionState::kConnected; }, 20s));
   EXPECT_EQ(zk::getSync(*c, root_).code, Code::kOk);
+}
+
+TEST_F(ZkNativeFaultTest, CompletionsKeepSubmissionOrderThroughALossAndAClose) {
+  auto proxy = TcpProxy::start(server_->port());
+  ASSERT_TRUE(proxy);
+  auto options = nativeOptions((*proxy)->connectString());
+  options.max_in_flight = 64;
+  Events events;
+  auto c = connectNative(options, &events);
+  ASSERT_TRUE(c);
+  std::mutex mutex;
+  std::vector<int> order;
+  std::map<Code, int> codes;
+  int next = 0;
+  auto issue = [&](int n) {
+    for (int k = 0; k < n; ++k) {
+      const int i = next++;
+      c->exists("/", false, [&, i](zk::StatResult r) {
+        std::lock_guard lock(mutex);
+        order.push_back(i);
+        codes[r.code]++;
+      });
+    }
+  };
+  auto done = [&] {
+    std::lock_guard lock(mutex);
+    return order.size();
+  };
+  // Answers, then a loss that fails what is on the wire and waiting, then
+  // requests made while away (failed at once).
+  issue(5000);
+  ASSERT_TRUE(waitFor([&] { return done() >= 100; }, 30s));
+  (*proxy)->setMode(TcpProxy::Mode::kReset);
+  ASSERT_TRUE(events.waitSession(SessionState::kConnecting, 1));
+  issue(100);
+  (*proxy)->setMode(TcpProxy::Mode::kPass);
+  ASSERT_TRUE(events.waitSessionCount(SessionState::kConnected, 1, 2));
+  // Then a close with most of a batch still waiting behind the window.
+  issue(5000);
+  c->close();
+  issue(100);  // after the close: kClosing at once
+  ASSERT_TRUE(waitFor([&] { return done() == static_cast<size_t>(next); }, 30s));
+  std::lock_guard lock(mutex);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+  EXPECT_GE(codes[Code::kOk], 100);
+  EXPECT_GE(codes[Code::kConnectionLoss], 100);
+  EXPECT_GT(codes[Code::kClosing], 100);
+  for (auto& [code, n] : codes) {
+    EXPECT_TRUE(code == Code::kOk || code == Code::kConnectionLoss || code == Code::kClosing) << zk::codeName(code);
+  }
 }
 
 TEST_F(ZkNativeFaultTest, MoreThanOneMiBOfWatchedPathsIsReRegisteredInPieces) {

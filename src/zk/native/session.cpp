@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "zk/native/protocol.h"
 #include "zk/native/tls.h"
@@ -65,20 +66,18 @@ void Session::submit(std::unique_ptr<Call> call) {
   Code refused = Code::kOk;
   {
     std::lock_guard lock(mutex_);
-    if (waker_.stopping()) {
-      refused = Code::kClosing;
-    } else {
-      switch (state_) {
-        case SessionState::kConnected: break;
-        case SessionState::kConnecting:
-          // Before the first connection requests wait for it; while
-          // reconnecting they fail at once, like those the loss cut off.
-          if (ever_connected_) refused = Code::kConnectionLoss;
-          break;
-        case SessionState::kExpired: refused = Code::kSessionExpired; break;
-        case SessionState::kAuthFailed: refused = Code::kAuthFailed; break;
-        case SessionState::kClosed: refused = Code::kClosing; break;
-      }
+    // A session being closed still takes requests: they fail in order
+    // when it ends (see startClosing()).
+    switch (state_) {
+      case SessionState::kConnected: break;
+      case SessionState::kConnecting:
+        // Before the first connection requests wait for it; while
+        // reconnecting they fail at once, like those the loss cut off.
+        if (ever_connected_) refused = Code::kConnectionLoss;
+        break;
+      case SessionState::kExpired: refused = Code::kSessionExpired; break;
+      case SessionState::kAuthFailed: refused = Code::kAuthFailed; break;
+      case SessionState::kClosed: refused = Code::kClosing; break;
     }
     if (refused == Code::kOk) {
       // One wake per batch: the I/O thread drains the whole queue.
@@ -531,16 +530,10 @@ void Session::deliver() {
 }
 
 void Session::startClosing() {
+  // Requests still waiting stay where they are (pump() sends no more) and
+  // fail with kClosing in finish(), after the answers to those on the wire:
+  // completions keep their order.
   closing_ = true;
-  std::deque<std::unique_ptr<Call>> waiting;
-  {
-    std::lock_guard lock(mutex_);
-    waiting.swap(waiting_);
-  }
-  for (auto& call : waiting) {
-    call->onFailure(Code::kClosing);
-    complete(std::move(call));
-  }
   const int32_t xid = next_xid_;
   next_xid_ = next_xid_ == INT32_MAX ? 1 : next_xid_ + 1;
   appendRequestFrame(out_, xid, op::kCloseSession, {});
@@ -557,13 +550,11 @@ void Session::connectionLost(const HostPort& host, const std::string& reason) {
   out_sent_ = 0;
   frames_.reset();
   deliver();  // what was answered before the loss goes first
-  std::deque<std::unique_ptr<Call>> waiting;
-  {
-    std::lock_guard lock(mutex_);
-    waiting.swap(waiting_);
-    announceLocked(SessionState::kConnecting);
-  }
-  failAll(Code::kConnectionLoss, std::move(waiting));
+  // Under mutex_: a request made from now on is answered kConnectionLoss at
+  // once, so it must find every request the loss cut off already posted.
+  std::lock_guard lock(mutex_);
+  announceLocked(SessionState::kConnecting);
+  failAll(Code::kConnectionLoss, std::exchange(waiting_, {}));
   deliver();
 }
 
@@ -575,19 +566,18 @@ void Session::finish(SessionState final_state, Code code) {
                  sessionStateName(final_state));
   }
   deliver();
-  std::deque<std::unique_ptr<Call>> waiting;
   {
+    // Under mutex_, as in connectionLost().
     std::lock_guard lock(mutex_);
-    waiting.swap(waiting_);
     if (announce) {
       announceLocked(final_state);
     } else {
       state_ = final_state;
     }
+    failAll(code, std::exchange(waiting_, {}));
+    deliver();
   }
   ready_cv_.notify_all();
-  failAll(code, std::move(waiting));
-  deliver();
 }
 
 void Session::announceLocked(SessionState state) {

@@ -32,7 +32,9 @@
 //     requests made while reconnecting fail at once with kConnectionLoss.
 //     Before the first connection they wait. Expiry fails them with
 //     kSessionExpired, close() with kClosing, a refused auth with
-//     kAuthFailed. Each call completes exactly once.
+//     kAuthFailed. Each call completes exactly once, and calls complete
+//     in the order they were submitted (a request refused before sending,
+//     for a bad path, is answered at once).
 //   - close(): when connected, sends closeSession (so the server drops this
 //     session's ephemeral nodes at once) and waits for its answer at most
 //     two seconds, while the replies already due keep arriving; when not
