@@ -302,7 +302,12 @@ TEST_F(ZkNativeOpsTest, MultiReadAnswersEachOpOnItsOwn) {
   auto empty = multiReadSync(*c, {});
   EXPECT_EQ(empty.code, Code::kOk);
   EXPECT_TRUE(empty.results.empty());
-  EXPECT_EQ(multiReadSync(*c, {{ReadKind::kGetData, "bad"}}).code, Code::kBadArguments);
+  // Not a transaction: a bad path is that op's answer alone.
+  auto bad = multiReadSync(*c, {{ReadKind::kGetData, "bad"}, {ReadKind::kGetData, root_}});
+  ASSERT_EQ(bad.code, Code::kOk);
+  ASSERT_EQ(bad.results.size(), 2u);
+  EXPECT_EQ(bad.results[0].code, Code::kBadArguments);
+  EXPECT_EQ(bad.results[1].code, Code::kOk);
 }
 
 TEST_F(ZkNativeOpsTest, ChrootIsAddedToRequestsAndStrippedFromAnswers) {

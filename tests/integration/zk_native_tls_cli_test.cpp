@@ -42,7 +42,9 @@ class ZkNativeTlsCliTest : public ::testing::Test {
     ASSERT_TRUE(primary_->start());
     ASSERT_TRUE(backup_->start());
     tmp_->write("mapping.yaml", bench::zmsMappingYaml(shape_));
-    tmp_->write("replicator.digest", kReplicator + "\n");
+    // Credentials files must be private: zkstandby refuses group- or world-readable ones.
+    std::filesystem::permissions(tmp_->write("replicator.digest", kReplicator + "\n"),
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     // The primary's applications write over the plain port.
     auto options = testClientOptions(primary_->connectString());
     options.auth = {{"digest", kReplicator}};

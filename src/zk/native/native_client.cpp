@@ -19,6 +19,7 @@
 #include "zk/native/dispatcher.h"
 #include "zk/native/native_testing.h"
 #include "zk/native/operations.h"
+#include "zk/native/paths.h"
 #include "zk/native/protocol.h"
 #include "zk/native/records.h"
 #include "zk/native/session.h"
@@ -154,6 +155,28 @@ Capabilities NativeClient::capabilities() const {
 }
 
 void NativeClient::multiRead(std::vector<ReadOp> ops, MultiReadCallback cb) {
+  // A multiRead is not a transaction: an op with a bad path is answered
+  // kBadArguments on its own and the others are still read.
+  std::vector<size_t> good;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (!pathError(ops[i].path)) good.push_back(i);
+  }
+  if (good.size() != ops.size()) {
+    std::vector<ReadOp> sent;
+    for (size_t i : good) sent.push_back(ops[i]);
+    auto merge = [n = ops.size(), good, cb = std::move(cb)](MultiReadResult r) {
+      if (r.code != Code::kOk) return cb(std::move(r));
+      MultiReadResult all;
+      all.results.resize(n);
+      for (auto& slot : all.results) slot.code = Code::kBadArguments;
+      for (size_t k = 0; k < good.size(); ++k) all.results[good[k]] = std::move(r.results[k]);
+      cb(std::move(all));
+    };
+    // Nothing left to send: the base class still answers on the completion thread.
+    if (sent.empty()) Client::multiRead({}, std::move(merge));
+    else multiRead(std::move(sent), std::move(merge));
+    return;
+  }
   if (!capabilities().multi_read) {
     Client::multiRead(std::move(ops), std::move(cb));
     return;

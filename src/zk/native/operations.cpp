@@ -111,6 +111,16 @@ class VoidCall : public TypedCall<VoidResult, VoidCallback> {
   }
 };
 
+// The 3.8 server answers NoWatcher (mapped to kNoNode) when the path holds
+// no watch of this session; for the caller that is done, as the interface says.
+class RemoveWatchesCall final : public VoidCall {
+ public:
+  using VoidCall::VoidCall;
+  bool onReply(Code code, JuteReader& in) override {
+    return VoidCall::onReply(code == Code::kNoNode ? Code::kOk : code, in);
+  }
+};
+
 class AddWatchCall final : public VoidCall {
  public:
   AddWatchCall(VoidCallback cb, std::atomic<bool>* supported) : VoidCall(std::move(cb)), supported_(supported) {}
@@ -128,10 +138,12 @@ class MultiCall final : public TypedCall<MultiResult, MultiCallback> {
   MultiCall(std::string chroot, std::vector<Op> ops, MultiCallback cb)
       : TypedCall(std::move(cb)), chroot_(std::move(chroot)), ops_(std::move(ops)) {}
 
-  // Every op shares the request's fate: one result each, all with `code`.
+  // A request that went out and got no answer: every op's outcome is
+  // unknown, one result each with `code`. One refused before sending (a bad
+  // path) has no per-op results, as the interface and the C client say.
   void onFailure(Code code) override {
     TypedCall::onFailure(code);
-    result_.results.assign(ops_.size(), OpResult{code, {}, {}});
+    if (isRetryable(code)) result_.results.assign(ops_.size(), OpResult{code, {}, {}});
   }
 
   bool onReply(Code code, JuteReader& in) override {
@@ -378,7 +390,7 @@ std::unique_ptr<Call> addWatchCall(const std::string& chroot, const std::string&
 }
 
 std::unique_ptr<Call> removeWatchesCall(const std::string& chroot, const std::string& path, VoidCallback cb) {
-  auto call = std::make_unique<VoidCall>(std::move(cb));
+  auto call = std::make_unique<RemoveWatchesCall>(std::move(cb));
   refuseBadPath(*call, path);
   call->opcode = op::kRemoveWatches;
   const std::string server = addChroot(chroot, path);
