@@ -80,6 +80,21 @@ struct ReconcileOptions {
   // Called for each replicated node with its backup path and the primary's
   // stat: the sequence counters failover raises are taken from here.
   std::function<void(const std::string& backup_path, const zk::Stat& primary_stat)> on_replicated_node;
+
+  // ---- The FIFO merge rule (docs: helpers/PHASE2.md; the daemon's invariant list) ----
+  // Called on the loop thread with each primary reply the pass processes
+  // (a multiRead reply, or each single read when they are pipelined);
+  // returns its FIFO sequence. Unset: the pass numbers nothing (CLI sync/diff).
+  std::function<uint64_t()> next_read_seq;
+  // Asked before a plan for primary path `source` (backup path `backup`)
+  // built from a read with sequence `seq` is emitted, and before the index
+  // is settled from that read; false drops it (counted in the report as
+  // superseded, not as a failure).
+  std::function<bool(const std::string& source, const std::string& backup, uint64_t seq)> may_plan;
+  // Asked before an orphan backup node (no primary counterpart, found under
+  // a primary directory listed at `listing_seq`) is deleted; false keeps it
+  // (and the orphans above it).
+  std::function<bool(const std::string& backup, uint64_t listing_seq)> may_delete_orphan;
 };
 
 // How a full reconcile ended (SPEC 1 exit statuses, the state record's
