@@ -502,6 +502,7 @@ class CClient final : public Client {
     int c_state = 0;  // the last ZOO_*_STATE the watcher saw
     int auth_outstanding = 0;
     int auth_failure = ZOK;  // the first definite auth failure
+    bool cut = false;        // close() was called: reopen() stops waiting
   };
 
   static void globalWatcher(zhandle_t* zh, int type, int state, const char* path, void* ctx) noexcept;
@@ -524,6 +525,10 @@ class CClient final : public Client {
   const size_t window_;
 
   std::mutex lifecycle_mutex_;  // serializes reopen() and close()
+  // Set while close() waits for lifecycle_mutex_: a reopen() in progress
+  // (waiting for a site that does not answer) gives up at once instead of
+  // holding close() for up to connect_timeout.
+  std::atomic<bool> close_requested_{false};
 
   mutable std::mutex mutex_;
   std::unique_ptr<Session> session_;  // null when closed or between sessions
@@ -862,6 +867,11 @@ Status CClient::reopen(milliseconds timeout) {
     session_ = std::move(owned);
     state_ = SessionState::kConnecting;
     reconnect_quiet_ = true;
+    // A close() that came before this session existed could not cut it.
+    if (close_requested_.load()) {
+      std::lock_guard wait(session->wait_mutex);
+      session->cut = true;
+    }
   }
   spdlog::debug("zookeeper {}: opening session {} to {}", options_.name, session->generation, options_.connect);
 
@@ -928,8 +938,13 @@ Status CClient::reopen(milliseconds timeout) {
     session->wait_cv.wait_until(lock, deadline, [&] {
       return (sessionStateOf(session->c_state) == SessionState::kConnected && session->auth_outstanding == 0) ||
              session->auth_failure != ZOK || session->c_state == ZOO_EXPIRED_SESSION_STATE ||
-             session->c_state == ZOO_AUTH_FAILED_STATE;
+             session->c_state == ZOO_AUTH_FAILED_STATE || session->cut;
     });
+    if (session->cut) {
+      lock.unlock();
+      return give_up(ErrorCode::kZooKeeper, "the client was closed while connecting to '" + options_.connect + "'",
+                     SessionState::kClosed);
+    }
     c_state = session->c_state;
     auth_failure = session->auth_failure;
     auth_outstanding = session->auth_outstanding;
@@ -991,10 +1006,27 @@ void CClient::closeSession(bool reopening) {
 }
 
 void CClient::close() {
+  // A reopen() in progress holds lifecycle_mutex_ until it is connected or
+  // its timeout passed: cut its wait first. The notify happens under mutex_
+  // so that the session cannot be destroyed meanwhile (that needs mutex_).
+  close_requested_.store(true);
+  {
+    std::lock_guard lock(mutex_);
+    if (session_) {
+      {
+        std::lock_guard wait(session_->wait_mutex);
+        session_->cut = true;
+      }
+      session_->wait_cv.notify_all();
+    }
+  }
   std::lock_guard lifecycle(lifecycle_mutex_);
   closeSession(/*reopening=*/false);
-  std::lock_guard lock(mutex_);
-  state_ = SessionState::kClosed;
+  {
+    std::lock_guard lock(mutex_);
+    state_ = SessionState::kClosed;
+  }
+  close_requested_.store(false);
 }
 
 SessionState CClient::state() const {
