@@ -5,6 +5,12 @@ namespace zks::daemon {
 namespace {
 constexpr const char* kOps = "zkstandby_ops_applied_total";
 constexpr const char* kOpsHelp = "Writes applied to the backup, by kind";
+constexpr const char* kEvents = "zkstandby_watch_events_total";
+constexpr const char* kEventsHelp =
+    "Watch events received from the primary, by type (children: per-node mode only; ignored in recursive mode)";
+constexpr const char* kMode = "zkstandby_watch_mode";
+constexpr const char* kModeHelp =
+    "1 for the way the primary is watched: recursive (one persistent recursive watch per root) or per_node";
 }  // namespace
 
 DaemonMetrics::DaemonMetrics(metrics::Registry& r)
@@ -23,7 +29,10 @@ DaemonMetrics::DaemonMetrics(metrics::Registry& r)
                                  "change)")),
       refused_writes(r.counter("zkstandby_writes_unresolved_total",
                                "Writes refused or with unknown outcome, re-read and re-planned")),
-      events(r.counter("zkstandby_watch_events_total", "Watch events received from the primary")),
+      events_created(r.counter(kEvents, kEventsHelp, {{"type", "created"}})),
+      events_deleted(r.counter(kEvents, kEventsHelp, {{"type", "deleted"}})),
+      events_data(r.counter(kEvents, kEventsHelp, {{"type", "data"}})),
+      events_children(r.counter(kEvents, kEventsHelp, {{"type", "children"}})),
       primary_connected(r.gauge("zkstandby_session_connected", "1 while the session to a site is connected",
                                 {{"site", "primary"}})),
       backup_connected(r.gauge("zkstandby_session_connected", "1 while the session to a site is connected",
@@ -34,7 +43,9 @@ DaemonMetrics::DaemonMetrics(metrics::Registry& r)
       queue_depth(r.gauge("zkstandby_queue_depth",
                           "Writes not yet on the backup: primary paths waiting to be read (one write each at "
                           "least) plus planned writes being batched, queued or in flight")),
-      watches(r.gauge("zkstandby_watches", "Primary nodes watched (data and child watches)")),
+      watches(r.gauge("zkstandby_watches",
+                      "Watches this daemon holds on the primary: one per root in recursive mode, about one data "
+                      "and one child watch per node in per-node mode")),
       primary_nodes(r.gauge("zkstandby_nodes", "Replicated nodes per site at the last full reconcile",
                             {{"site", "primary"}})),
       backup_nodes(r.gauge("zkstandby_nodes", "Replicated nodes per site at the last full reconcile",
@@ -60,7 +71,13 @@ DaemonMetrics::DaemonMetrics(metrics::Registry& r)
       parked_nodes(r.gauge("zkstandby_parked_nodes",
                            "Nodes parked after a write refused for good, until their primary node changes")),
       counters_saved_timestamp(r.gauge("zkstandby_counters_saved_timestamp_seconds",
-                                       "Unix time of the last successful save of the sequence counters; 0 never")) {
+                                       "Unix time of the last successful save of the sequence counters; 0 never")),
+      reverify_running(r.gauge("zkstandby_reverify_running",
+                               "1 while a re-verification runs (a paced full pass trusting the index, after a "
+                               "reconnect, a new session or a backup reconnect)")),
+      reverify_nodes(r.counter("zkstandby_reverify_nodes_total", "Primary nodes read by re-verifications")),
+      mode_recursive(r.gauge(kMode, kModeHelp, {{"mode", "recursive"}})),
+      mode_per_node(r.gauge(kMode, kModeHelp, {{"mode", "per_node"}})) {
   election_ok.set(1);
 }
 
@@ -70,6 +87,16 @@ void DaemonMetrics::applied(plan::ChangeKind kind) {
     case plan::ChangeKind::kUpdate: updates.inc(); break;
     case plan::ChangeKind::kDelete: deletes.inc(); break;
     case plan::ChangeKind::kSetAcl: acls.inc(); break;
+    default: break;
+  }
+}
+
+void DaemonMetrics::event(zk::EventType type) {
+  switch (type) {
+    case zk::EventType::kCreated: events_created.inc(); break;
+    case zk::EventType::kDeleted: events_deleted.inc(); break;
+    case zk::EventType::kDataChanged: events_data.inc(); break;
+    case zk::EventType::kChildrenChanged: events_children.inc(); break;
     default: break;
   }
 }

@@ -5,6 +5,7 @@
 
 #include "metrics/registry.h"
 #include "plan/change.h"
+#include "zk/types.h"
 
 namespace zks::daemon {
 
@@ -24,7 +25,12 @@ struct DaemonMetrics {
   metrics::Counter& drift_corrections;
   metrics::Counter& mapping_failures;
   metrics::Counter& refused_writes;
-  metrics::Counter& events;
+  // zkstandby_watch_events_total{type}: created, deleted, data, children.
+  metrics::Counter& events_created;
+  metrics::Counter& events_deleted;
+  metrics::Counter& events_data;
+  metrics::Counter& events_children;
+  void event(zk::EventType type);
   metrics::Gauge& primary_connected;
   metrics::Gauge& backup_connected;
   metrics::Gauge& leader;
@@ -44,6 +50,13 @@ struct DaemonMetrics {
   metrics::Gauge& unreadable_nodes;
   metrics::Gauge& parked_nodes;
   metrics::Gauge& counters_saved_timestamp;
+  // Re-verification (a paced full pass trusting the index, after a
+  // reconnect): running or not, and primary nodes it read.
+  metrics::Gauge& reverify_running;
+  metrics::Counter& reverify_nodes;
+  // zkstandby_watch_mode{mode}: 1 for the mode in use (recursive, per_node).
+  metrics::Gauge& mode_recursive;
+  metrics::Gauge& mode_per_node;
 };
 
 }  // namespace zks::daemon

@@ -16,7 +16,8 @@ namespace zks::daemon {
 
 enum DirtyFlags : uint8_t {
   kDirtyData = 1,      // the node's data (or existence) changed
-  kDirtyChildren = 2,  // its list of children changed
+  kDirtyChildren = 2,  // its list of children changed (recursive mode: read its subtree whole)
+  kDirtyFull = 4,      // read both sites again, no shortcut (created, deleted, a retry)
 };
 
 struct DirtyItem {

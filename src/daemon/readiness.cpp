@@ -1,5 +1,7 @@
 #include "daemon/readiness.h"
 
+#include <algorithm>
+
 namespace zks::daemon {
 
 Readiness judgeReadiness(const ReadinessState& s, const std::string& read_site, const std::string& write_site) {
@@ -21,8 +23,9 @@ Readiness judgeReadiness(const ReadinessState& s, const std::string& read_site, 
     return {false, "leader: the last full reconcile did not converge (" + s.not_converged_reason + "); retrying"};
   }
   std::string text = "leader: replicating";
-  if (s.reported_nodes > 0) {
-    text += "; ready, " + std::to_string(s.reported_nodes) + " reported nodes";
+  if (!s.watch_mode.empty()) text += " (" + (s.watch_mode == "recursive" ? std::string("recursive watch") : std::string("per-node watches")) + ")";
+  if (s.reported_nodes > 0 || s.unreadable_nodes > 0) {
+    text += "; ready, " + std::to_string(std::max(s.reported_nodes, s.unreadable_nodes)) + " reported nodes";
     std::string detail;
     if (s.unreadable_nodes > 0) detail += std::to_string(s.unreadable_nodes) + " unreadable on the " + read_site;
     if (s.parked_nodes > 0) {
@@ -30,6 +33,15 @@ Readiness judgeReadiness(const ReadinessState& s, const std::string& read_site, 
     }
     if (!detail.empty()) text += " (" + detail + ")";
     text += "; see the log";
+    if (s.unreadable_nodes > 0) {
+      text += "; unreadable" + (s.first_unreadable.empty() ? std::string() : " e.g. " + s.first_unreadable) +
+              ": the replicator's identity has no READ permission there, the " + read_site +
+              " sends no events for such nodes, and their changes are not replicated";
+    }
+  }
+  if (s.reverifying) {
+    text += "; re-verifying the tree after a reconnect (" + std::to_string(s.reverify_nodes) +
+            " nodes so far; live changes replicate meanwhile)";
   }
   return {true, text};
 }

@@ -24,6 +24,8 @@
 // nodes the replicator may not read): those are named in the log, the
 // metrics and the answer's text ("ready, 3 reported nodes ..."), and no
 // restart or retry changes them, so they must not keep the daemon unready.
+// A leader re-verifying the tree after a reconnect stays ready (live events
+// replicate meanwhile); the text says so.
 //
 // Threading: ReadinessBoard is written by the daemon's loop thread and read
 // by the HTTP server's threads; every access takes its lock.
@@ -51,8 +53,18 @@ struct ReadinessState {
   bool guard_tripped = false;
   std::string not_converged_reason;
   size_t reported_nodes = 0;
+  // Primary nodes the replicator may not read (no auth), from the last full
+  // reconcile and the event passes since, and one of them. The server sends
+  // no events for them (CVE-2024-23944): their changes are not replicated.
   size_t unreadable_nodes = 0;
+  std::string first_unreadable;
   size_t parked_nodes = 0;
+  // "recursive" or "per_node" (leader only).
+  std::string watch_mode;
+  // A re-verification runs (after a reconnect): live events replicate,
+  // changes made while the connection was down are being looked for.
+  bool reverifying = false;
+  size_t reverify_nodes = 0;
 };
 
 struct Readiness {

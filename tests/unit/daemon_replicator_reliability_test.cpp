@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/counter_keeper.h"
 #include "daemon/replicator.h"
+#include "state/counters.h"
+#include "state/store.h"
 #include "testdoubles/fake_client.h"
 #include "testdoubles/fault_client.h"
 
@@ -194,16 +197,28 @@ TEST_F(ReplicatorReliabilityTest, AWriteRefusedForGoodParksTheNodeInsteadOfLoopi
 }
 
 // Issue 12 item 1: a new leader starts from the saved counters; the
-// highest value wins.
+// highest value wins. The replicator hands what it saw to the state
+// worker's CounterKeeper, which loads what is saved before its first save.
 TEST_F(ReplicatorReliabilityTest, SavedCountersAreMergedNotReplaced) {
   start();
-  replicator->adoptSavedCounters({{"/app/services", 2}, {"/app/gone", 40}});
-  ASSERT_TRUE(replicator->counters().count("/app/services"));
-  const int32_t seen = replicator->counters().at("/app/services");
-  EXPECT_GE(seen, 2);
-  EXPECT_EQ(replicator->counters().at("/app/gone"), 40) << "a parent this leader never saw is kept";
-  replicator->adoptSavedCounters({{"/app/services", 1}});
-  EXPECT_EQ(replicator->counters().at("/app/services"), seen) << "a lower saved value never lowers a counter";
+  const auto seen = replicator->takeCounterChanges();
+  ASSERT_TRUE(seen.count("/app/services"));
+  EXPECT_TRUE(replicator->takeCounterChanges().empty()) << "handed over once";
+  ASSERT_TRUE(state::ensureLayout(backup_fake, "/zkstandby"));
+  // An earlier leader saved a higher value, and a parent this one never saw.
+  ASSERT_TRUE(state::saveCounters(backup_fake, "/zkstandby", {{"/app/services", 40}, {"/app/gone", 7}}, std::nullopt,
+                                  1));
+  CounterKeeper keeper(backup_fake, "/zkstandby");
+  EXPECT_TRUE(keeper.merge(seen));
+  ASSERT_TRUE(keeper.save(std::nullopt, 2));  // loads what is saved first
+  auto saved = state::loadCounters(backup_fake, "/zkstandby");
+  ASSERT_TRUE(saved);
+  EXPECT_EQ(saved->counters.at("/app/services"), 40) << "a lower value seen never lowers a saved counter";
+  EXPECT_EQ(saved->counters.at("/app/gone"), 7) << "a parent this leader never saw is kept";
+  EXPECT_FALSE(keeper.merge({{"/app/services", 39}})) << "nothing rose: no save due";
+  EXPECT_TRUE(keeper.merge({{"/app/services", 41}}));
+  ASSERT_TRUE(keeper.save(std::nullopt, 3));
+  EXPECT_EQ(state::loadCounters(backup_fake, "/zkstandby")->counters.at("/app/services"), 41);
 }
 
 // Issue 12 item 8: while the backup is disconnected no pass starts (no
