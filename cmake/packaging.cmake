@@ -88,7 +88,7 @@ datacenter's ZooKeeper, rewriting every reference to a primary-site cluster
 that the standby site's applications take over without changes.
 .
 This package ships the zkstandby daemon and command-line tool (run, sync,
-diff, failover, status, validate, map), a systemd unit, an example
+diff, failover, resume, status, validate, map), a systemd unit, an example
 configuration, mapping examples, Prometheus alert rules and a Grafana
 dashboard.")
 # Library dependencies come from dpkg-shlibdeps; adduser is for the postinst.

@@ -4,38 +4,71 @@
 # primary, shows `diff`, runs `sync`, shows a clean `diff`, then runs the
 # daemon, changes the primary and shows the change arrive mapped, with the
 # live lag from /metrics. Everything stays on 127.0.0.1 and is removed at exit.
+#
+#   scripts/demo.sh           the whole demo; servers and files go at exit
+#   scripts/demo.sh --keep    the README's tour: installs, builds, starts the two
+#                             servers, loads the primary, writes zkstandby.yaml
+#                             and env.sh into $ZKS_TOUR_DIR (/tmp/zkstandby-tour)
+#                             and leaves the servers running
+#   scripts/demo.sh --stop    stops the --keep servers and removes $ZKS_TOUR_DIR
+#
+# With ZKS_BIN and ZKS_ZMSGEN set (paths of a built zkstandby and zks-zmsgen)
+# the script neither installs nor builds: the README tour test does that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-scripts/install-deps.sh
-build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --parallel "$(nproc)" --target zkstandby zks-zmsgen
-zks="$root/$build/src/cli/zkstandby"
-gen="$root/$build/bench/zks-zmsgen"
+mode=demo
+case "${1:-}" in
+  "") ;;
+  --keep) mode=keep ;;
+  --stop) mode=stop ;;
+  *) echo "usage: $0 [--keep | --stop]" >&2; exit 2 ;;
+esac
+tour_dir=${ZKS_TOUR_DIR:-/tmp/zkstandby-tour}
 
-work=$(mktemp -d /tmp/zkstandby-demo-XXXXXX)
-daemon_pid=""
-cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  "$root/scripts/zk-local.sh" stop "$work/primary" || true
-  "$root/scripts/zk-local.sh" stop "$work/backup" || true
-  rm -rf "$work"
+stop_servers() {
+  "$root/scripts/zk-local.sh" stop "$1/primary" || true
+  "$root/scripts/zk-local.sh" stop "$1/backup" || true
 }
-trap cleanup EXIT
+
+if [ "$mode" = stop ]; then
+  if [ -d "$tour_dir" ]; then
+    stop_servers "$tour_dir"
+    rm -rf "$tour_dir"
+    echo "tour stopped: servers stopped, $tour_dir removed"
+  else
+    echo "tour: nothing to stop ($tour_dir does not exist)"
+  fi
+  exit 0
+fi
+
+if [ -n "${ZKS_BIN:-}" ] && [ -n "${ZKS_ZMSGEN:-}" ]; then
+  zks=$ZKS_BIN
+  gen=$ZKS_ZMSGEN
+else
+  scripts/install-deps.sh
+  build=${BUILD_DIR:-build}
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" --parallel "$(nproc)" --target zkstandby zks-zmsgen
+  zks="$root/$build/src/cli/zkstandby"
+  gen="$root/$build/bench/zks-zmsgen"
+fi
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-pport=$(free_port); bport=$(free_port); hport=$(free_port)
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "starting two ZooKeeper servers: primary 127.0.0.1:$pport, backup 127.0.0.1:$bport"
-scripts/zk-local.sh start "$work/primary" "$pport"
-scripts/zk-local.sh start "$work/backup" "$bport"
+# Starts both servers under $1, loads the primary and writes $1/zkstandby.yaml.
+setup() {
+  local work=$1
+  pport=$(free_port); bport=$(free_port); hport=$(free_port)
+  step "starting two ZooKeeper servers: primary 127.0.0.1:$pport, backup 127.0.0.1:$bport"
+  scripts/zk-local.sh start "$work/primary" "$pport"
+  scripts/zk-local.sh start "$work/backup" "$bport"
 
-step "loading a ZMS-shaped tree on the primary (Beijing site names: kafka_bj_*, 10.10.*)"
-"$gen" --connect "127.0.0.1:$pport" --topics 200 --groups 300 2>/dev/null
-"$gen" --print-mapping > "$work/mapping.yaml"
-cat > "$work/zkstandby.yaml" <<YAML
+  step "loading a ZMS-shaped tree on the primary (Beijing site names: kafka_bj_*, 10.10.*)"
+  "$gen" --connect "127.0.0.1:$pport" --topics 200 --groups 300 2>/dev/null
+  "$gen" --print-mapping > "$work/mapping.yaml"
+  cat > "$work/zkstandby.yaml" <<YAML
 primary:
   connect: "127.0.0.1:$pport"
   session_timeout_ms: 10000
@@ -58,6 +91,40 @@ http:
 log:
   level: warn
 YAML
+}
+
+if [ "$mode" = keep ]; then
+  if [ -d "$tour_dir" ]; then
+    stop_servers "$tour_dir"
+    rm -rf "$tour_dir"
+  fi
+  mkdir -p "$tour_dir"
+  setup "$tour_dir"
+  cat > "$tour_dir/env.sh" <<ENV
+# Written by scripts/demo.sh --keep; source it in the tour's shell: . ./env.sh
+export PATH="$(dirname "$zks"):\$PATH"
+PRIMARY=127.0.0.1:$pport
+BACKUP=127.0.0.1:$bport
+HTTP=127.0.0.1:$hport
+# ZooKeeper's own CLI, without its log lines: prints the last line of the answer.
+zkcli() { /usr/share/zookeeper/bin/zkCli.sh -server "\$@" 2>&1 | tail -n 1; }
+ENV
+  step "tour ready"
+  echo "tour ready: primary 127.0.0.1:$pport, backup 127.0.0.1:$bport, config $tour_dir/zkstandby.yaml"
+  echo "next: cd $tour_dir && . ./env.sh    (stop it all with: scripts/demo.sh --stop)"
+  exit 0
+fi
+
+work=$(mktemp -d /tmp/zkstandby-demo-XXXXXX)
+daemon_pid=""
+cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+  stop_servers "$work"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+setup "$work"
 cd "$work"
 
 step "zkstandby validate"

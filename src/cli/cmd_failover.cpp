@@ -59,7 +59,7 @@ void printReport(const state::FailoverReport& r, const BackupSession& session, c
   const int64_t zxid = r.already_active ? after.last_applied_zxid : r.before.last_applied_zxid;
   const int64_t full = r.already_active ? after.last_full_sync_ms : r.before.last_full_sync_ms;
   row("last applied primary zxid:",
-      zxid > 0 ? state::formatZxid(zxid) + "  (primary changes after this zxid are not on this site)"
+      zxid > 0 ? state::formatZxid(zxid) + "  (every primary change up to this zxid is on this site; later ones may be missing)"
                : "none recorded (the daemon never applied a change here)");
   row("last full sync:", full > 0 ? state::formatTime(full) + "  (" + state::formatAge(full, now) + " ago)" : "never");
   if (!r.already_active) {

@@ -1,7 +1,7 @@
 #pragma once
 
 // The configuration file (SPEC.md section 2). Defaults live here, in the
-// member initializers, and nowhere else; README.md's config reference mirrors
+// member initializers, and nowhere else; docs/deploy.md's config reference mirrors
 // them.
 
 #include <chrono>

@@ -118,7 +118,7 @@ namespace {
 // replicated under `ephemerals: persist`) become persistent: the replicator's
 // session must not own the standby's copy. The real server reports containers
 // and TTL nodes with ephemeralOwner 0 to clients, so they usually arrive here
-// as persistent; see README "Node kinds".
+// as persistent; see docs/design.md, "The model".
 zk::CreateMode createModeFor(const zk::Stat& stat) {
   switch (zk::kindOf(stat)) {
     case zk::NodeKind::kContainer: return zk::CreateMode::kContainer;

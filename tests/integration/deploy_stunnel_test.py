@@ -542,7 +542,7 @@ class Test:
         hosts = ",".join("127.0.0.1:%d" % p for p in accept_ports)
         cfg = os.path.join(self.workdir, "zkstandby.yaml")
         with open(cfg, "w") as f:
-            f.write('primary:\n  connect: "%s"\n  connect_timeout_ms: 10000\n'
+            f.write('primary:\n  connect: "%s"\n  connect_timeout_ms: 10000\n  client: libzookeeper\n'
                     'backup:\n  connect: "127.0.0.1:%d"\n  connect_timeout_ms: 10000\n'
                     'sync:\n  roots:\n    - source: /deploy-src\n      target: /deploy-dst\n'
                     'state_path: /deploy-state\nhttp:\n  listen: ""\n' % (hosts, self.zk_port))
