@@ -474,14 +474,20 @@ void Daemon::shutdown() {
   (*poll)();
 }
 
-int Daemon::run() {
-  // Signals are taken by one thread with sigwait and posted to the loop;
-  // every other thread (clients, HTTP) inherits the blocked mask.
+sigset_t daemonSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
+int Daemon::run() {
+  // Signals are taken by one thread with sigwait and posted to the loop;
+  // every other thread (clients, HTTP, the state worker) inherits the mask
+  // blocked by runDaemon() before any of them started.
+  const sigset_t signals = daemonSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::atomic<bool> signals_done{false};
   std::thread signal_thread([this, signals, &signals_done] {
@@ -572,6 +578,10 @@ int runDaemon(const DaemonOptions& options) {
     for (const auto& line : engine.error()) std::fprintf(stderr, "%s\n", line.c_str());
     return kExitConfig;
   }
+  // Before the Daemon starts any thread (its state worker): they all
+  // inherit this mask, and only the signal thread takes the signals.
+  const sigset_t signals = daemonSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Daemon daemon(std::move(*engine), options);
   return daemon.run();
 }
