@@ -115,11 +115,16 @@ class Replicator {
   // them (CVE-2024-23944), so their changes wait for the next full pass.
   size_t unreadableNodes() const;
   std::string firstUnreadable() const;
+  // Event and node passes running.
+  size_t eventPassesRunning() const { return event_passes_; }
   // Recursive mode: roots watched on the current primary session.
   size_t watchedRoots() const { return watched_roots_; }
   // A re-verification is running: nodes it read so far.
   bool reverifying() const { return reverify_running_; }
   size_t reverifyNodes() const { return reverify_nodes_; }
+  // The last full pass numbered its primary reads: the reconciler honours
+  // the merge hooks (may_plan, may_delete_orphan).
+  bool fullPassNumbersReads() const { return full_numbered_; }
   // Sets the gauges that follow the replicator's state (queue, parked nodes).
   void updateGauges();
 
