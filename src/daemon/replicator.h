@@ -115,6 +115,7 @@ class Replicator {
   // them (CVE-2024-23944), so their changes wait for the next full pass.
   size_t unreadableNodes() const;
   std::string firstUnreadable() const;
+  bool fullPassRunning() const { return full_running_ || full_pending_.has_value(); }
   // Event and node passes running.
   size_t eventPassesRunning() const { return event_passes_; }
   // Recursive mode: roots watched on the current primary session.

@@ -170,7 +170,7 @@ TEST_F(RecursiveTest, LiveEventsReplicateWhileAFullPassIsHeldBack) {
   start();
   ASSERT_TRUE(converges());
   primary->gate("getChildren", "/app/services");
-  primary->gate("multiRead", "/app/services");
+  primary->gate("multiRead", "children:/app/services");
   replicator->requestFullReconcile("audit", false);
   ASSERT_TRUE(runUntil([&] { return primary->held() > 0; }));
   primary_server->createRecursiveDirect("/app/live", "now");
@@ -178,7 +178,9 @@ TEST_F(RecursiveTest, LiveEventsReplicateWhileAFullPassIsHeldBack) {
   EXPECT_TRUE(runUntil([&] { return backupData("/app/live") == "now" && backupData("/app/services/a") == "host=10.0.0.7"; }))
       << "live events waited for the full pass";
   EXPECT_GT(primary->held(), 0u) << "the full pass was still held";
+  EXPECT_TRUE(replicator->fullPassRunning());
   primary->open();
+  EXPECT_TRUE(runUntil([&] { return !replicator->fullPassRunning(); }));
   EXPECT_TRUE(converges());
 }
 
@@ -192,7 +194,7 @@ TEST_F(RecursiveTest, AFullPassDropsAPlanOlderThanAnEventPassPlan) {
   ASSERT_TRUE(converges());
   // The audit reads the primary's v1, then its backup read of the node waits.
   backup.gate("get", "/app/services/a");
-  backup.gate("multiRead", "/app/services/a");
+  backup.gate("multiRead", "/app/services/a");  // its data read
   replicator->requestFullReconcile("audit", false);
   ASSERT_TRUE(runUntil([&] { return backup.held() > 0; }));
   const int32_t version_before = backup_server->node("/app/services/a")->stat.version;
@@ -200,7 +202,7 @@ TEST_F(RecursiveTest, AFullPassDropsAPlanOlderThanAnEventPassPlan) {
   primary_server->setDirect("/app/services/a", "v2");
   ASSERT_TRUE(runUntil([&] { return backupData("/app/services/a") == "v2"; }));
   backup.open();  // the audit now sees v2 on the backup and holds v1 from its read
-  ASSERT_TRUE(runUntil([&] { return !replicator->reverifying() && replicator->queueDepth() == 0; }));
+  ASSERT_TRUE(runUntil([&] { return !replicator->fullPassRunning(); }));
   ASSERT_TRUE(converges());
   if (!replicator->fullPassNumbersReads()) {
     GTEST_SKIP() << "this reconciler does not number its reads (the merge hooks land with the multiRead reconciler)";
@@ -217,14 +219,18 @@ TEST_F(RecursiveTest, AFullPassKeepsAnOrphanThatAnEventPassPlannedAfterItsListin
   start();
   ASSERT_TRUE(converges());
   backup.gate("getChildren", "/app");
-  backup.gate("multiRead", "/app");
+  backup.gate("multiRead", "children:/app");
+  auto primary_listings = [&] { return primary->seen("getChildren", "/app") + primary->seen("multiRead", "children:/app"); };
+  const auto listed_before = primary_listings();
   replicator->requestFullReconcile("audit", false);
-  ASSERT_TRUE(runUntil([&] { return backup.held() > 0; }));
-  ASSERT_TRUE(primary_fake->waitIdle());  // the audit's primary listing of /app is answered
+  // The audit listed /app on the primary (answered), and its backup listing waits.
+  ASSERT_TRUE(runUntil([&] { return backup.held() > 0 && primary_listings() > listed_before; }));
+  ASSERT_TRUE(primary_fake->waitIdle());
   primary_server->createDirect({.path = "/app/new", .data = "fresh"});
   ASSERT_TRUE(runUntil([&] { return backupData("/app/new") == "fresh"; }));
   const int64_t czxid = backup_server->node("/app/new")->stat.czxid;
   backup.open();
+  ASSERT_TRUE(runUntil([&] { return !replicator->fullPassRunning(); }));
   ASSERT_TRUE(converges());
   if (!replicator->fullPassNumbersReads()) {
     GTEST_SKIP() << "this reconciler does not number its reads (the merge hooks land with the multiRead reconciler)";
@@ -254,6 +260,7 @@ TEST_F(RecursiveTest, ANodeDeletedWhileAFullPassStillCreatesItDoesNotStay) {
            replicator->queueDepth() <= 1;
   }));
   backup.open();
+  ASSERT_TRUE(runUntil([&] { return !replicator->fullPassRunning(); }));
   EXPECT_TRUE(converges());
   EXPECT_EQ(backupData("/app/gone"), "<absent>");
 }
@@ -271,15 +278,15 @@ TEST_F(RecursiveTest, AReconnectReVerifiesTheTreeWhileLiveEventsReplicate) {
   primary_server->removeDirect("/app/services/b");
   // The re-verification is held at the services listing.
   primary->gate("getChildren", "/app/services");
-  primary->gate("multiRead", "/app/services");
+  primary->gate("multiRead", "children:/app/services");
   ASSERT_EQ(primary_fake->reconnect(), zk::SessionState::kConnected);
   ASSERT_TRUE(runUntil([&] { return replicator->reverifying() && primary->held() > 0; }));
   primary_server->createRecursiveDirect("/app/live", "after");
   EXPECT_TRUE(runUntil([&] { return backupData("/app/live") == "after"; })) << "a live event waited";
   EXPECT_EQ(backupData("/app/services/a"), "host=10.0.0.1") << "the change made while away has no event";
   primary->open();
+  EXPECT_TRUE(runUntil([&] { return !replicator->fullPassRunning(); }));
   EXPECT_TRUE(converges());
-  EXPECT_TRUE(runUntil([&] { return !replicator->reverifying(); }));
   EXPECT_GT(metrics.reverify_nodes.value(), 0u);
   EXPECT_EQ(primary->count("addWatch"), 1u) << "the client re-added the watch itself";
   EXPECT_EQ(primary_fake->watchCount(), 1u);

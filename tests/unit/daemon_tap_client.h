@@ -25,7 +25,8 @@ class TapClient final : public zk::Client {
 
   // Holds back the next `count` requests of `kind` ("get", "getChildren",
   // "multi", "multiRead", ...) that touch `path` (a multi or multiRead
-  // touches the paths of its ops).
+  // touches the paths of its ops; a multiRead's listing of P is
+  // "children:P", its data read "P").
   void gate(std::string kind, std::string path, int count = 1) {
     std::lock_guard lock(mutex_);
     gates_.push_back({std::move(kind), std::move(path), count});
@@ -49,6 +50,13 @@ class TapClient final : public zk::Client {
     std::lock_guard lock(mutex_);
     uint64_t n = 0;
     for (const auto& [k, c] : counts_) n += k == kind ? c : 0;
+    return n;
+  }
+  // Requests of `kind` that touched `path` (as gate() matches them).
+  uint64_t seen(const std::string& kind, const std::string& path) const {
+    std::lock_guard lock(mutex_);
+    uint64_t n = 0;
+    for (const auto& [k, p] : touched_) n += k == kind && p == path;
     return n;
   }
   // The kinds of the first 1,000 requests, in order.
@@ -99,7 +107,8 @@ class TapClient final : public zk::Client {
   }
   void multiRead(std::vector<zk::ReadOp> ops, zk::MultiReadCallback cb) override {
     std::vector<std::string> paths;
-    for (const auto& op : ops) paths.push_back(op.path);
+    // A listing in a multiRead is "children:<path>", a data read "<path>".
+    for (const auto& op : ops) paths.push_back((op.kind == zk::ReadKind::kGetChildren ? "children:" : "") + op.path);
     pass("multiRead", paths, [this, ops = std::move(ops), cb = std::move(cb)]() mutable {
       inner_.multiRead(std::move(ops), std::move(cb));
     });
@@ -138,6 +147,9 @@ class TapClient final : public zk::Client {
       }
       if (!found) counts_.emplace_back(kind, 1);
       if (log_.size() < 1000) log_.push_back(kind);
+      for (const auto& p : paths) {
+        if (touched_.size() < 100000) touched_.emplace_back(kind, p);
+      }
       for (auto& g : gates_) {
         if (g.count <= 0 || g.kind != kind) continue;
         bool touches = false;
@@ -157,6 +169,7 @@ class TapClient final : public zk::Client {
   std::vector<std::function<void()>> held_;
   std::vector<std::pair<std::string, uint64_t>> counts_;
   std::vector<std::string> log_;
+  std::vector<std::pair<std::string, std::string>> touched_;
   std::atomic<uint64_t> watched_reads_{0};
 };
 
