@@ -293,6 +293,7 @@ void Replicator::startFull() {
   full_pending_.reset();
   full_running_ = true;
   full_numbered_ = false;
+  pending_verdict_.reset();  // the new pass decides
   ledger_.fullPassStarted();
   auto pass = std::make_unique<Pass>();
   pass->kind = Pass::Kind::kFull;
@@ -599,6 +600,7 @@ void Replicator::afterEventPass(Pass& pass, const reconcile::ReconcileReport& re
     path_failures_.erase(pass.item.path);
     watermark_.offer(report.max_primary_zxid);
     if (pass.ticket) watermark_.close(*pass.ticket);
+    settleFullVerdict(pass.item.path);
     return;
   }
   // A read failed, or writes were refused (for a reason a re-plan settles)
@@ -653,13 +655,26 @@ void Replicator::afterFullPass(Pass& pass, const reconcile::ReconcileReport& rep
   // Deletes of orphans carry no primary path: another full pass settles
   // them, and holds the watermark until it does.
   bool orphan_unresolved = false;
+  std::unordered_set<std::string> unresolved;
   for (const auto& c : report.changes) {
     if (!plan::isWrite(c) || c.reported) continue;
     if (c.source_path.empty()) {
       orphan_unresolved = true;
     } else {
+      unresolved.insert(c.source_path);
       retryLater(c.source_path, retryFlags(), watermark_.open());
     }
+  }
+  // A pass whose only open items are writes refused for a reason a re-read
+  // settles (a node an event pass created meanwhile: node exists) is
+  // converged once their retries are: its verdict waits for them.
+  pending_verdict_.reset();
+  if (!report.error && !report.guard_tripped && !orphan_unresolved && report.conflicts == 0 &&
+      report.acl_unknown == 0 && !unresolved.empty()) {
+    auto amended = report;
+    amended.refused = amended.unknown = 0;
+    std::erase_if(amended.changes, [](const plan::Change& c) { return plan::isWrite(c) && !c.reported; });
+    pending_verdict_ = PendingVerdict{std::move(amended), pass.reason, std::move(unresolved)};
   }
   // Every piece of work left unresolved holds a ticket opened before this
   // offer, so the pass's zxid may be offered whatever its outcome. Only a
@@ -700,12 +715,7 @@ void Replicator::afterFullPass(Pass& pass, const reconcile::ReconcileReport& rep
     }
   }
   event_unreadable_.clear();
-  metrics_.delete_guard_tripped.set(report.guard_tripped ? 1 : 0);
-  metrics_.last_full_reconcile_converged.set(result != reconcile::ReconcileResult::kNotConverged ? 1 : 0);
-  if (result != reconcile::ReconcileResult::kNotConverged) {
-    metrics_.last_full_reconcile_timestamp.set(static_cast<double>(nowMs()) / 1000.0);
-  }
-  metrics_.reported_nodes.set(static_cast<double>(report.reportedNodes()));
+  publishVerdict(report);
   if (!recursive()) {
     // A root missing on the primary has no node to carry a watch; an exists
     // watch tells when it appears. (Recursive mode: the persistent watch
@@ -714,6 +724,28 @@ void Replicator::afterFullPass(Pass& pass, const reconcile::ReconcileReport& rep
   }
   if (hooks_.on_full_reconcile_done) hooks_.on_full_reconcile_done(report, pass.reason);
   if (full_pending_) startFull();
+}
+
+void Replicator::publishVerdict(const reconcile::ReconcileReport& report) {
+  const auto result = report.result();
+  metrics_.delete_guard_tripped.set(report.guard_tripped ? 1 : 0);
+  metrics_.last_full_reconcile_converged.set(result != reconcile::ReconcileResult::kNotConverged ? 1 : 0);
+  if (result != reconcile::ReconcileResult::kNotConverged) {
+    metrics_.last_full_reconcile_timestamp.set(static_cast<double>(nowMs()) / 1000.0);
+  }
+  metrics_.reported_nodes.set(static_cast<double>(report.reportedNodes()));
+}
+
+void Replicator::settleFullVerdict(const std::string& path) {
+  if (!pending_verdict_ || pending_verdict_->unresolved.erase(path) == 0 || !pending_verdict_->unresolved.empty()) {
+    return;
+  }
+  auto verdict = std::move(*pending_verdict_);
+  pending_verdict_.reset();
+  spdlog::info("full reconcile ({}): its refused writes are settled by their retries: {}", verdict.reason,
+               reconcile::resultName(verdict.report.result()));
+  publishVerdict(verdict.report);
+  if (hooks_.on_full_reconcile_done) hooks_.on_full_reconcile_done(verdict.report, verdict.reason);
 }
 
 }  // namespace zks::daemon

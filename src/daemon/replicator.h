@@ -144,6 +144,11 @@ class Replicator {
   void afterFullPass(Pass& pass, const reconcile::ReconcileReport& report);
   void afterEventPass(Pass& pass, const reconcile::ReconcileReport& report);
   void afterNodePass(const NodePass& node);
+  // The gauges that follow a full reconcile's result.
+  void publishVerdict(const reconcile::ReconcileReport& report);
+  // An event pass on `path` ended clean: if it was the last retry a full
+  // pass's verdict waited for, that pass is converged after all.
+  void settleFullVerdict(const std::string& path);
   // Marks `path` dirty with the watermark ticket of the work it stands for
   // (a new one if not given).
   void markDirty(const std::string& path, uint8_t flags, std::optional<Watermark::Ticket> ticket = std::nullopt);
@@ -203,6 +208,15 @@ class Replicator {
   // alone (NodePass::skippedForParent): once the parent's copy is created,
   // its subtree is read whole.
   std::unordered_set<std::string> waiting_for_parent_;
+
+  // The last full pass, amended, while the retries of its refused writes
+  // are pending (afterFullPass).
+  struct PendingVerdict {
+    reconcile::ReconcileReport report;
+    std::string reason;
+    std::unordered_set<std::string> unresolved;
+  };
+  std::optional<PendingVerdict> pending_verdict_;
 
   // Re-verification progress.
   bool reverify_running_ = false;

@@ -28,7 +28,7 @@ bool waitSessionsGone(const ZkServer& server, const std::set<int64_t>& sessions,
       timeout, 100ms);
 }
 
-TEST_F(DaemonTest, APrimaryPartitionLongerThanTheSessionTimeoutConverges) {
+TEST_P(DaemonTest, APrimaryPartitionLongerThanTheSessionTimeoutConverges) {
   seedZms();
   Storm storm(*p_, 41, "/zms/storm/a", shape_);
   storm.prepare();
@@ -55,9 +55,14 @@ TEST_F(DaemonTest, APrimaryPartitionLongerThanTheSessionTimeoutConverges) {
 
   expectConverges(30s);
   EXPECT_TRUE(d.waitReady(10s)) << d.get("/readyz").body;
+  // A new session: the recursive watch was added again (and only it).
+  if (recursive()) {
+    EXPECT_TRUE(waitFor([&] { return watchedPaths(*primary_) == 1; }, 10s, 100ms))
+        << primary_->fourLetterWord("wchs").value_or("");
+  }
 }
 
-TEST_F(DaemonTest, ABackupPartitionLongerThanTheSessionTimeoutConverges) {
+TEST_P(DaemonTest, ABackupPartitionLongerThanTheSessionTimeoutConverges) {
   seedZms();
   Storm storm(*p_, 42, "/zms/storm/a", shape_);
   storm.prepare();
@@ -84,7 +89,7 @@ TEST_F(DaemonTest, ABackupPartitionLongerThanTheSessionTimeoutConverges) {
   EXPECT_TRUE(d.waitReady(10s)) << d.get("/readyz").body;
 }
 
-TEST_F(DaemonTest, KillingTheBackupZooKeeperMidBurstLosesNothing) {
+TEST_P(DaemonTest, KillingTheBackupZooKeeperMidBurstLosesNothing) {
   seedZms();
   auto& d = startReadyDaemon("d1", baseConfig());
   expectConverges(30s);
@@ -101,7 +106,7 @@ TEST_F(DaemonTest, KillingTheBackupZooKeeperMidBurstLosesNothing) {
   EXPECT_TRUE(d.waitReady(10s)) << d.get("/readyz").body;
 }
 
-TEST_F(DaemonTest, KillingTheDaemonMidBurstAndRestartingItConverges) {
+TEST_P(DaemonTest, KillingTheDaemonMidBurstAndRestartingItConverges) {
   seedZms();
   auto& d = startReadyDaemon("d1", baseConfig());
   expectConverges(30s);
@@ -122,7 +127,7 @@ TEST_F(DaemonTest, KillingTheDaemonMidBurstAndRestartingItConverges) {
 // one SetWatches packet; over the server's 1 MiB jute.maxbuffer the server
 // drops the connection and a naive client reconnects forever (each
 // reconnect keeps the session alive, so it never expires either).
-TEST_F(DaemonTest, AReconnectWithMoreThanOneMebibyteOfWatchedPathsRecovers) {
+TEST_P(DaemonTest, AReconnectWithMoreThanOneMebibyteOfWatchedPathsRecovers) {
   constexpr int kGroups = 25, kPerGroup = 1000;
   const std::string kFiller = "abcdefghijklmnopqrstuvwxyz0123456789";
   auto nodePath = [&](int g, int i) {
@@ -153,9 +158,13 @@ TEST_F(DaemonTest, AReconnectWithMoreThanOneMebibyteOfWatchedPathsRecovers) {
   config.primary_connect = (*proxy)->connectString();
   auto& d = startReadyDaemon("d1", config, 90s);
   ASSERT_TRUE(d.running());
-  // The daemon watches the whole tree (the server's own count).
-  ASSERT_TRUE(waitFor([&] { return watchedPaths(*primary_).value_or(0) >= kGroups * kPerGroup; }, 60s, 200ms))
-      << primary_->fourLetterWord("wchs").value_or("");
+  // Per-node modes: the daemon watches the whole tree (the server's own
+  // count). Recursive mode: one watch, on the root.
+  auto watchesInPlace = [&] {
+    const long long paths = watchedPaths(*primary_).value_or(0);
+    return recursive() ? paths == 1 : paths >= kGroups * kPerGroup;
+  };
+  ASSERT_TRUE(waitFor(watchesInPlace, 60s, 200ms)) << primary_->fourLetterWord("wchs").value_or("");
   {
     // Converged: every group has all its children on the backup.
     auto b = connect(backup_->connectString());
@@ -194,12 +203,13 @@ TEST_F(DaemonTest, AReconnectWithMoreThanOneMebibyteOfWatchedPathsRecovers) {
       << "after the reset: " << backupData(nodePath(12, 345)) << " / " << backupData("/zms/big/g20/new-after-reset")
       << " / " << backupData(nodePath(3, 3)) << "\nproxy accepted " << (*proxy)->accepted() << " connections";
   EXPECT_TRUE(d.running());
-  // And it watches the whole tree again, so later changes arrive too.
-  EXPECT_TRUE(waitFor([&] { return watchedPaths(*primary_).value_or(0) >= kGroups * kPerGroup; }, 30s, 200ms))
-      << primary_->fourLetterWord("wchs").value_or("");
+  // And it watches the tree again, so later changes arrive too.
+  EXPECT_TRUE(waitFor(watchesInPlace, 30s, 200ms)) << primary_->fourLetterWord("wchs").value_or("");
   ASSERT_EQ(zk::setSync(*p_, {.path = nodePath(24, 999), .data = "later"}).code, zk::Code::kOk);
   EXPECT_TRUE(waitFor([&] { return backupData(nodePath(24, 999)) == "later"; }, 20s, 200ms));
 }
+
+ZKS_DAEMON_TEST_MODES(DaemonTest);
 
 }  // namespace
 }  // namespace zks::testing

@@ -45,7 +45,7 @@ class DaemonHaTest : public DaemonTest {
   DaemonProcess* b_ = nullptr;
 };
 
-TEST_F(DaemonHaTest, TheFollowerTakesOverWhenTheLeaderIsKilled) {
+TEST_P(DaemonHaTest, TheFollowerTakesOverWhenTheLeaderIsKilled) {
   ASSERT_NO_FATAL_FAILURE(startPair());
   long long killed_at = 0;  // a primary zxid after the leader died
   {
@@ -81,7 +81,7 @@ TEST_F(DaemonHaTest, TheFollowerTakesOverWhenTheLeaderIsKilled) {
   EXPECT_GT(checked, 10u);
 }
 
-TEST_F(DaemonHaTest, AFrozenLeaderThawedAfterTheTakeoverLandsNoWrite) {
+TEST_P(DaemonHaTest, AFrozenLeaderThawedAfterTheTakeoverLandsNoWrite) {
   ASSERT_NO_FATAL_FAILURE(startPair());
   {
     BackgroundStorm load(primary_->connectString(), 81, "/zms/storm/a", shape_, 400);
@@ -128,7 +128,7 @@ TEST_F(DaemonHaTest, AFrozenLeaderThawedAfterTheTakeoverLandsNoWrite) {
   }
 }
 
-TEST_F(DaemonTest, AFailoverUnderLoadStopsTheDaemonWithExitThreeAndNothingLandsAfterIt) {
+TEST_P(DaemonTest, AFailoverUnderLoadStopsTheDaemonWithExitThreeAndNothingLandsAfterIt) {
   seedZms();
   auto& d = startReadyDaemon("d1", baseConfig());
   expectConverges(30s);
@@ -150,6 +150,9 @@ TEST_F(DaemonTest, AFailoverUnderLoadStopsTheDaemonWithExitThreeAndNothingLandsA
   auto again = zkstandby({"run", "-c", d.configFile().string()}, 20s);
   EXPECT_EQ(again.exit_code, 3) << again.out << again.err;
 }
+
+ZKS_DAEMON_TEST_MODES(DaemonTest);
+ZKS_DAEMON_TEST_MODES(DaemonHaTest);
 
 }  // namespace
 }  // namespace zks::testing

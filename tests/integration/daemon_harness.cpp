@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -121,15 +122,35 @@ std::optional<double> metricValue(const std::string& text, const std::string& na
   return sum;
 }
 
+std::string daemonModeName(DaemonMode mode) {
+  switch (mode) {
+    case DaemonMode::kRecursive: return "recursive";
+    case DaemonMode::kPerNode: return "per_node";
+    case DaemonMode::kLibzookeeper: return "libzookeeper";
+  }
+  return "?";
+}
+
+std::string daemonModeParamName(const ::testing::TestParamInfo<DaemonMode>& info) {
+  return daemonModeName(info.param);
+}
+
+bool allModesRequested() {
+  const char* v = std::getenv("ZKS_TEST_ALL_MODES");
+  return v && std::string(v) == "1";
+}
+
 std::string daemonConfigYaml(const DaemonConfig& c) {
   auto auth = [](const std::string& file) {
     return file.empty() ? std::string() : "  auth:\n    - scheme: digest\n      credentials_file: " + file + "\n";
   };
+  const std::string client = c.mode == DaemonMode::kLibzookeeper ? "  client: libzookeeper\n" : "";
+  const std::string watches = c.mode == DaemonMode::kPerNode ? "  persistent_watches: false\n" : "";
   std::ostringstream y;
   y << "primary:\n  connect: \"" << c.primary_connect << "\"\n  session_timeout_ms: " << c.session_timeout_ms
-    << "\n  connect_timeout_ms: " << c.connect_timeout_ms << "\n" << auth(c.primary_auth_file)
+    << "\n  connect_timeout_ms: " << c.connect_timeout_ms << "\n" << auth(c.primary_auth_file) << client << watches
     << "backup:\n  connect: \"" << c.backup_connect << "\"\n  session_timeout_ms: " << c.session_timeout_ms
-    << "\n  connect_timeout_ms: " << c.connect_timeout_ms << "\n" << auth(c.backup_auth_file)
+    << "\n  connect_timeout_ms: " << c.connect_timeout_ms << "\n" << auth(c.backup_auth_file) << client
     << "sync:\n  roots:\n    - source: /zms\n  exclude:\n    - /zms/topic/*/*\n    - /zms/consumergroup/*/*\n"
     << "  max_delete_fraction: " << c.max_delete_fraction << "\n  audit_interval_s: " << c.audit_interval_s << "\n"
     << (c.acls.empty() ? "" : "  acls: " + c.acls + "\n")
@@ -532,6 +553,11 @@ bool BackgroundStorm::waitMoreOps(size_t n, std::chrono::milliseconds timeout) c
 // ---- DaemonTest ----
 
 void DaemonTest::SetUp() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (mode() == DaemonMode::kLibzookeeper && std::string(info->test_suite_name()).starts_with("Modes/") &&
+      !allModesRequested()) {
+    GTEST_SKIP() << "libzookeeper mode of the general suites: set ZKS_TEST_ALL_MODES=1 (ctest -L all-modes)";
+  }
   primary_ = std::make_unique<ZkServer>();
   backup_ = std::make_unique<ZkServer>();
   ASSERT_TRUE(primary_->start()) << "primary ZooKeeper did not start";
@@ -556,12 +582,15 @@ void DaemonTest::TearDown() {
     std::error_code ec;
     std::filesystem::create_directories(keep, ec);
     for (const auto& d : daemons_) {
+      std::string test = info->name();
+      std::replace(test.begin(), test.end(), '/', '.');
       std::filesystem::copy_file(tmp_->path() / (d->name() + ".log"),
-                                 std::filesystem::path(keep) / (std::string(info->name()) + "." + d->name() + ".log"),
+                                 std::filesystem::path(keep) / (test + "." + d->name() + ".log"),
                                  std::filesystem::copy_options::overwrite_existing, ec);
     }
   }
   daemons_.clear();
+  if (!primary_) return;  // skipped
   p_.reset();
   primary_.reset();
   backup_.reset();
@@ -570,6 +599,7 @@ void DaemonTest::TearDown() {
 
 DaemonConfig DaemonTest::baseConfig() const {
   DaemonConfig c;
+  c.mode = mode();
   c.primary_connect = primary_->connectString();
   c.backup_connect = backup_->connectString();
   return c;

@@ -53,9 +53,26 @@ HttpAnswer httpGet(int port, const std::string& path,
 std::optional<double> metricValue(const std::string& text, const std::string& name,
                                   const std::map<std::string, std::string>& labels = {});
 
+// How the daemon watches the primary and which backend it runs on. Every
+// daemon test runs in each mode (test names end in /recursive, /per_node,
+// /libzookeeper).
+enum class DaemonMode : uint8_t {
+  kRecursive,     // native client, one persistent recursive watch per root (the default)
+  kPerNode,       // native client, `persistent_watches: false` on the primary: a watch per node
+  kLibzookeeper,  // `client: libzookeeper` on both sites: a watch per node, SetWatches size budget
+};
+std::string daemonModeName(DaemonMode mode);
+// The parameter name gtest prints: the mode's name.
+std::string daemonModeParamName(const ::testing::TestParamInfo<DaemonMode>& info);
+// The libzookeeper instances of the general suites (instantiation "Modes")
+// run only with ZKS_TEST_ALL_MODES=1 (ctest -L all-modes lists them); tests
+// about that backend instantiate it on their own and always run.
+bool allModesRequested();
+
 // What the tests vary in a daemon's config (SPEC section 2). The rest is
 // fixed: root /zms, the ZMS excludes, mapping.yaml next to the config file.
 struct DaemonConfig {
+  DaemonMode mode = DaemonMode::kRecursive;
   std::string primary_connect;
   std::string backup_connect;
   int session_timeout_ms = 4000;
@@ -223,13 +240,15 @@ class BackgroundStorm {
 // the test's own writes, a temp directory with mapping.yaml, and daemons.
 // Each test gets fresh servers. On failure, TearDown prints every daemon's
 // log tail.
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public ::testing::TestWithParam<DaemonMode> {
  protected:
+  DaemonMode mode() const { return GetParam(); }
+  bool recursive() const { return mode() == DaemonMode::kRecursive; }
   void SetUp() override;
   void TearDown() override;
 
-  // A config pointing at the servers directly (override the connect strings
-  // to go through a proxy).
+  // A config pointing at the servers directly, in this test's mode
+  // (override the connect strings to go through a proxy).
   DaemonConfig baseConfig() const;
   // Writes `<name>.yaml` and creates (does not start) a daemon for it.
   DaemonProcess& addDaemon(const std::string& name, DaemonConfig config);
@@ -263,5 +282,13 @@ class DaemonTest : public ::testing::Test {
   std::unique_ptr<TempDir> tmp_;
   std::vector<std::unique_ptr<DaemonProcess>> daemons_;
 };
+
+// Instantiates a DaemonTest suite in every mode.
+#define ZKS_DAEMON_TEST_MODES(Suite)                                                                          \
+  INSTANTIATE_TEST_SUITE_P(Modes, Suite,                                                                      \
+                           ::testing::Values(::zks::testing::DaemonMode::kRecursive,                          \
+                                             ::zks::testing::DaemonMode::kPerNode,                            \
+                                             ::zks::testing::DaemonMode::kLibzookeeper),                      \
+                           ::zks::testing::daemonModeParamName)
 
 }  // namespace zks::testing

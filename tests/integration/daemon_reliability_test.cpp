@@ -39,7 +39,7 @@ void removeRecursive(zk::Client& c, const std::string& path) {
 // to find no saved counters (they were saved every 30 s): a sequential
 // create on the promoted site then reused a name the primary had handed out
 // (NodeExists, or a lower suffix).
-TEST_F(DaemonTest, AFailoverRightAfterTheFirstPassFindsTheSequenceCounters) {
+TEST_P(DaemonTest, AFailoverRightAfterTheFirstPassFindsTheSequenceCounters) {
   ASSERT_EQ(zk::createRecursiveSync(*p_, "/zms/q"), zk::Code::kOk);
   for (const std::string queue : {"/zms/q/kept-tail", "/zms/q/lost-tail"}) {
     ASSERT_EQ(zk::createSync(*p_, {.path = queue}).code, zk::Code::kOk);
@@ -72,7 +72,7 @@ TEST_F(DaemonTest, AFailoverRightAfterTheFirstPassFindsTheSequenceCounters) {
 // Issue 12 item 2: `run --reverse` writes to the rebuilt primary only while
 // the backup is the active site; it exits 4 (no restart) otherwise, and when
 // `resume` returns the roles.
-TEST_F(DaemonTest, ReverseModeRunsOnlyWhileTheBackupIsActive) {
+TEST_P(DaemonTest, ReverseModeRunsOnlyWhileTheBackupIsActive) {
   ASSERT_EQ(zk::createRecursiveSync(*p_, "/zms/app", "v1"), zk::Code::kOk);
   auto& forward = startReadyDaemon("forward", baseConfig());
   expectConverges(30s);
@@ -107,7 +107,7 @@ TEST_F(DaemonTest, ReverseModeRunsOnlyWhileTheBackupIsActive) {
 // and could land seconds after a failover. Now a setACL goes out only after
 // a fence check passed on the same session: once the failover returned, no
 // ACL on the backup changes any more.
-TEST_F(DaemonTest, NoAclWriteReachesTheBackupAfterAFailover) {
+TEST_P(DaemonTest, NoAclWriteReachesTheBackupAfterAFailover) {
   constexpr int kNodes = 600;
   ASSERT_EQ(zk::createRecursiveSync(*p_, "/zms/acl"), zk::Code::kOk);
   for (int i = 0; i < kNodes; ++i) {
@@ -153,7 +153,7 @@ TEST_F(DaemonTest, NoAclWriteReachesTheBackupAfterAFailover) {
 // Issue 12 item 4: an election error (here: state_path/leader deleted) used
 // to leave both candidates out of the election for good while /readyz said
 // 200. They back off, rejoin, and a follower still takes over.
-TEST_F(DaemonTest, TheElectionHealsAfterItsNodeIsDeletedAndAFollowerStillTakesOver) {
+TEST_P(DaemonTest, TheElectionHealsAfterItsNodeIsDeletedAndAFollowerStillTakesOver) {
   ASSERT_EQ(zk::createRecursiveSync(*p_, "/zms/app", "v1"), zk::Code::kOk);
   auto& a = startReadyDaemon("a", baseConfig());
   ASSERT_TRUE(waitLeader(a, true, 10s));
@@ -201,7 +201,7 @@ TEST_F(DaemonTest, TheElectionHealsAfterItsNodeIsDeletedAndAFollowerStillTakesOv
 
 // Issue 12 items 4 and 5: a tripped delete guard makes /readyz 503 and
 // says so in the metrics and the state record.
-TEST_F(DaemonTest, ATrippedDeleteGuardIsNotReady) {
+TEST_P(DaemonTest, ATrippedDeleteGuardIsNotReady) {
   seedZms();
   auto& first = startReadyDaemon("first", baseConfig());
   expectConverges(30s);
@@ -229,7 +229,7 @@ TEST_F(DaemonTest, ATrippedDeleteGuardIsNotReady) {
 // and a primary payload that does not map are reported — the daemon is
 // ready, "converged except 2 reported nodes" — and the refused node is
 // parked: it does not start full reconcile after full reconcile.
-TEST_F(DaemonTest, ANodeTheBackupRefusesIsReportedAndParkedNotRetriedForever) {
+TEST_P(DaemonTest, ANodeTheBackupRefusesIsReportedAndParkedNotRetriedForever) {
   seedZms();
   ASSERT_EQ(zk::createSync(*p_, {.path = "/zms/locked", .data = "primary"}).code, zk::Code::kOk);
   ASSERT_EQ(zk::createSync(*p_, {.path = "/zms/topic/orphan_topic", .data = "clusterName=kafka_xx_99\ntype=topic\n"})
@@ -280,7 +280,7 @@ TEST_F(DaemonTest, ANodeTheBackupRefusesIsReportedAndParkedNotRetriedForever) {
 
 // Issue 12 item 12: a SIGHUP cannot swap the credentials of open sessions;
 // the daemon says that a restart is needed and goes on.
-TEST_F(DaemonTest, ASighupThatChangesAuthSaysARestartIsNeeded) {
+TEST_P(DaemonTest, ASighupThatChangesAuthSaysARestartIsNeeded) {
   ASSERT_EQ(zk::createRecursiveSync(*p_, "/zms/app", "v1"), zk::Code::kOk);
   auto config = baseConfig();
   auto& d = startReadyDaemon("d1", config);
@@ -296,6 +296,8 @@ TEST_F(DaemonTest, ASighupThatChangesAuthSaysARestartIsNeeded) {
   expectConverges(30s);
   EXPECT_TRUE(d.running());
 }
+
+ZKS_DAEMON_TEST_MODES(DaemonTest);
 
 }  // namespace
 }  // namespace zks::testing

@@ -22,7 +22,7 @@ size_t countUnder(const Tree& tree, const std::string& prefix) {
   return n;
 }
 
-TEST_F(DaemonTest, ARandomStormConverges) {
+TEST_P(DaemonTest, ARandomStormConverges) {
   seedZms();
   auto& d = startReadyDaemon("d1", baseConfig());
   ASSERT_TRUE(d.running());
@@ -57,7 +57,7 @@ TEST_F(DaemonTest, ARandomStormConverges) {
 // The storm's hardest pattern on its own, many times over: a node changed,
 // deleted and re-created back to back (a new czxid between two reads), then
 // given a child.
-TEST_F(DaemonTest, ANodeSetDeletedAndRecreatedBackToBackIsReplicated) {
+TEST_P(DaemonTest, ANodeSetDeletedAndRecreatedBackToBackIsReplicated) {
   seedZms();
   ASSERT_EQ(zk::createSync(*p_, {.path = "/zms/re"}).code, zk::Code::kOk);
   constexpr int kNodes = 30;
@@ -78,7 +78,7 @@ TEST_F(DaemonTest, ANodeSetDeletedAndRecreatedBackToBackIsReplicated) {
   expectConverges(20s);
 }
 
-TEST_F(DaemonTest, TheAuditRevertsDriftWrittenOnTheBackup) {
+TEST_P(DaemonTest, TheAuditRevertsDriftWrittenOnTheBackup) {
   seedZms();
   Storm s(*p_, 21, "/zms/storm/a", shape_);
   s.prepare();
@@ -116,7 +116,7 @@ TEST_F(DaemonTest, TheAuditRevertsDriftWrittenOnTheBackup) {
   EXPECT_GT(*after, before.value_or(0)) << "the audit's corrections are not counted";
 }
 
-TEST_F(DaemonTest, TheStandbySitesOwnEphemeralsAreNeverRemoved) {
+TEST_P(DaemonTest, TheStandbySitesOwnEphemeralsAreNeverRemoved) {
   seedZms();
   for (const auto& [path, data] : std::vector<std::pair<std::string, std::string>>{
            {"/zms/apps", ""}, {"/zms/apps/svc1", "v1"}, {"/zms/apps/svc2", "v2"}, {"/zms/apps/svc2/config", "c"}}) {
@@ -185,7 +185,7 @@ TEST_F(DaemonTest, TheStandbySitesOwnEphemeralsAreNeverRemoved) {
   expectConverges(20s);
 }
 
-TEST_F(DaemonTest, SigtermAndSigintStopWithinFiveSecondsAndARestartConverges) {
+TEST_P(DaemonTest, SigtermAndSigintStopWithinFiveSecondsAndARestartConverges) {
   seedZms();
   auto& d = startReadyDaemon("d1", baseConfig());
   for (int sig : {SIGTERM, SIGINT}) {
@@ -206,7 +206,7 @@ TEST_F(DaemonTest, SigtermAndSigintStopWithinFiveSecondsAndARestartConverges) {
   expectConverges(30s);
 }
 
-TEST_F(DaemonTest, ABadConfigExitsTwo) {
+TEST_P(DaemonTest, ABadConfigExitsTwo) {
   auto config = daemonConfigYaml(baseConfig());
   config += "surprise: 1\n";
   const auto file = tmp_->write("bad.yaml", config);
@@ -215,6 +215,8 @@ TEST_F(DaemonTest, ABadConfigExitsTwo) {
   EXPECT_NE(r.err.find("surprise"), std::string::npos) << r.err;
   EXPECT_TRUE(dumpBackup().empty()) << "wrote to the backup despite a bad config";
 }
+
+ZKS_DAEMON_TEST_MODES(DaemonTest);
 
 }  // namespace
 }  // namespace zks::testing
