@@ -1,21 +1,25 @@
-// zks-bench-lag: replication lag and backlog of `zkstandby run` under a
-// sustained primary write rate, its idle cost with every node watched, and
-// the cost of a primary reconnect (SPEC section 7). Prints Markdown tables
-// on stdout; progress goes to stderr.
+// zks-bench-lag: `zkstandby run` on ZMS-shaped trees (issue 11), recursive
+// and per-node watch modes side by side. Prints Markdown tables on stdout;
+// progress goes to stderr.
 //
 // One run, on one machine: both ZooKeeper servers, the daemon, and this
 // load generator share its cores, so every figure includes that contention.
 //
-//  1. primary and backup servers; a ZMS-shaped tree of --nodes znodes on the
-//     primary; `zkstandby run` (direct connections), wait for /readyz;
-//  2. idle: the daemon's CPU over --idle-s seconds, and its RSS;
-//  3. for each --rates: --phase-s seconds of paced writes (writer), lag of
-//     every --sample-every-th set seen through a backup watch (probe), the
-//     daemon's lag histogram before/after, queue depth every 200 ms;
-//  4. the daemon restarted with its primary connection through a TcpProxy;
+// For each tree size (--nodes, and with --big --big-nodes), on one pair of
+// servers with a flat ZMS tree (half the nodes are topics under /zms/topic,
+// so 500,000 siblings at 1,000,000 nodes):
+//  1. the primary's live heap without a daemon (jcmd GC.run, GC.heap_info);
+//  2. for each --modes: `zkstandby run` (direct connections) to /readyz 200
+//     (time to ready); idle CPU and RSS; the watches the primary holds
+//     (4lw wchs) and its live heap with the daemon; topic create and delete
+//     lag among the siblings (--siblings of each, one at a time); for each
+//     --rates (--big-rates at the big size): --phase-s seconds of paced
+//     writes (writer) with the lag of every --sample-every-th set (probe),
+//     the daemon's lag histogram and its queue depth every 200 ms;
+//  3. the daemon restarted with its primary connection through a TcpProxy;
 //     the proxy resets it, and a new primary write is timed until it shows
-//     on the backup (the daemon's fresh session + trusted re-read).
-//  5. --big: steps 1, 2 and 4 again on a 1,000,000-node tree (no load).
+//     on the backup, and the re-verification (recursive mode) or the
+//     session re-read (libzookeeper over the SetWatches limit) until done.
 #include <CLI/CLI.hpp>
 
 #include <unistd.h>
@@ -35,6 +39,7 @@
 
 #include "bench/bench_lag_daemon.h"
 #include "bench/bench_lag_load.h"
+#include "bench/bench_lag_siblings.h"
 #include "bench/zms_tree.h"
 #include "support/tcp_proxy.h"
 #include "support/zk_server.h"
@@ -48,7 +53,11 @@ using namespace std::chrono_literals;
 
 struct Args {
   size_t nodes = 100000;
+  std::vector<std::string> modes = {"recursive", "per_node"};
   std::vector<double> rates = {1000, 5000};
+  std::vector<double> big_rates = {};
+  size_t siblings = 100;
+  size_t big_siblings = 50;
   int phase_s = 20;
   int idle_s = 10;
   size_t sample_every = 50;
@@ -96,14 +105,13 @@ std::string machine() {
   return buf;
 }
 
-// Tenants keep every parent under ~20,000 children (one getChildren answer
-// must fit in 1 MiB); topics and groups share the rest evenly.
+// The flat ZMS layout of a real platform: /zms/topic holds half the nodes
+// (500,000 siblings at 1,000,000), /zms/consumergroup the other half.
 ZmsShape shapeFor(size_t n) {
   ZmsShape shape;
   const size_t fixed = 4 + static_cast<size_t>(shape.kafka_clusters + shape.rocketmq_clusters) + 2;
-  shape.tenants = static_cast<int>(std::max<size_t>(1, (n + 19999) / 20000));
-  const size_t per_tenant = (n - 1 + static_cast<size_t>(shape.tenants) - 1) / static_cast<size_t>(shape.tenants);
-  const size_t rest = per_tenant > fixed ? per_tenant - fixed : 0;
+  shape.tenants = 0;
+  const size_t rest = n > fixed ? n - fixed : 0;
   shape.topics = static_cast<int>(rest / 2);
   shape.groups = static_cast<int>(rest - rest / 2);
   return shape;
@@ -146,11 +154,17 @@ std::unique_ptr<zk::Client> connect(const std::string& where, const std::string&
   return client;
 }
 
+// `mode`: recursive (the default: native client, persistent recursive
+// watches), per_node (native, `persistent_watches: false`), libzookeeper
+// (`client: libzookeeper` on both sites).
 std::string daemonConfig(const fs::path& dir, const std::string& name, const std::string& primary,
-                         const std::string& backup, int http_port, const std::string& log_level) {
+                         const std::string& backup, int http_port, const std::string& log_level,
+                         const std::string& mode) {
+  const std::string client = mode == "libzookeeper" ? "  client: libzookeeper\n" : "";
   std::ostringstream y;
-  y << "primary:\n  connect: \"" << primary << "\"\n"
-    << "backup:\n  connect: \"" << backup << "\"\n"
+  y << "primary:\n  connect: \"" << primary << "\"\n" << client
+    << (mode == "per_node" ? "  persistent_watches: false\n" : "")
+    << "backup:\n  connect: \"" << backup << "\"\n" << client
     << "sync:\n  roots:\n    - source: /zms\n"
     // No audit inside the measurement: it would be a full re-read.
     << "  audit_interval_s: 0\n"
@@ -359,10 +373,12 @@ PhaseRow runPhase(const Args& args, double rate, DaemonChild& daemon, const Pids
 // ---- the reconnect ----
 
 struct ReconnectRow {
+  std::string mode;
   size_t nodes = 0;
   double watches = 0;
   double first_write_s = -1;   // proxy reset -> a write made after it seen on the backup
-  double reconcile_s = -1;     // proxy reset -> the session reconcile done
+  double reread_s = -1;        // proxy reset -> the re-verification (or session re-read) done; -1: none ran
+  std::string reread_reason;   // "reconnect", "session" or ""
   double daemon_cpu_s = 0;     // CPU seconds the daemon used from the reset until then
   long peak_rss_kb = 0;
   long rss_before_kb = 0;
@@ -371,22 +387,31 @@ struct ReconnectRow {
 };
 
 // Restarts nothing: `daemon` must already replicate through `proxy`.
-ReconnectRow measureReconnect(size_t nodes, DaemonChild& daemon, testing::TcpProxy& proxy, Writer& writer,
-                              LagProbe& probe, int phase) {
+// Recursive mode re-verifies the tree (reason "reconnect"); per-node mode
+// on the native client needs no re-read (the server fires what changed);
+// libzookeeper opens a new session and re-reads (reason "session") when the
+// SetWatches request would pass the server's limit.
+ReconnectRow measureReconnect(const std::string& mode, size_t nodes, DaemonChild& daemon, testing::TcpProxy& proxy,
+                              Writer& writer, LagProbe& probe, int phase) {
   ReconnectRow row;
+  row.mode = mode;
   row.nodes = nodes;
   auto m0 = daemon.metrics();
   if (!m0) die("no /metrics before the reconnect");
   row.watches = m0->value("zkstandby_watches").value_or(0);
-  const double session_reconciles = m0->value("zkstandby_reconciles_total", "reason", "session").value_or(0);
+  auto rereads = [&](const MetricsPage& m) {
+    return m.value("zkstandby_reconciles_total", "reason", "session").value_or(0) +
+           m.value("zkstandby_reconciles_total", "reason", "reconnect").value_or(0);
+  };
+  const double rereads_before = rereads(*m0);
   // Replicating now?
   if (!writer.probeWrite(phase) || !probe.waitAllResolved(Clock::now() + 30s)) die("not replicating before the reset");
   const ProcSample p0 = procSample(daemon.pid());
   row.rss_before_kb = p0.rss_kb;
   row.peak_rss_kb = p0.rss_kb;
-  const size_t log_before = daemon.logTail(1 << 20).size();
+  const size_t log_before = daemon.logSize();
 
-  note("reconnect (%zu nodes): resetting the daemon's primary connection", nodes);
+  note("reconnect (%s, %zu nodes): resetting the daemon's primary connection", mode.c_str(), nodes);
   const auto t0 = Clock::now();
   proxy.setMode(testing::TcpProxy::Mode::kReset);
   std::this_thread::sleep_for(200ms);
@@ -394,33 +419,47 @@ ReconnectRow measureReconnect(size_t nodes, DaemonChild& daemon, testing::TcpPro
   const size_t before = probe.results(phase + 1).size();
   if (!writer.probeWrite(phase + 1)) die("the probe write after the reset failed");
   const auto deadline = t0 + (nodes > 300000 ? 1800s : 300s);
-  bool seen = false, reconciled = false;
-  while (Clock::now() < deadline && (!seen || !reconciled)) {
+  bool seen = false, reread_started = false, reread_done = false;
+  std::optional<Clock::time_point> seen_at;
+  while (Clock::now() < deadline) {
     if (!seen && probe.results(phase + 1).size() > before) {
       seen = true;
+      seen_at = Clock::now();
       row.first_write_s = secondsSince(t0);
     }
-    if (!reconciled) {
-      if (auto m = daemon.metrics();
-          m && m->value("zkstandby_reconciles_total", "reason", "session").value_or(0) > session_reconciles) {
-        reconciled = true;
-        row.reconcile_s = secondsSince(t0);
+    const std::string log = daemon.logSince(log_before);
+    for (const char* reason : {"reconnect", "session"}) {
+      if (!reread_started && log.find(std::string("full reconcile started (") + reason) != std::string::npos) {
+        reread_started = true;
+        row.reread_reason = reason;
+      }
+    }
+    if (reread_started && !reread_done) {
+      if (auto m = daemon.metrics(); m && rereads(*m) > rereads_before) {
+        reread_done = true;
+        row.reread_s = secondsSince(t0);
       }
     }
     const ProcSample p = procSample(daemon.pid());
     row.peak_rss_kb = std::max(row.peak_rss_kb, p.rss_kb);
     row.daemon_cpu_s = p.cpu_seconds - p0.cpu_seconds;
+    // Done: the write arrived, and a re-read that started has ended (or
+    // none started within 5 s of it).
+    if (seen && (reread_done || (!reread_started && Clock::now() - *seen_at > 5s))) break;
     std::this_thread::sleep_for(20ms);
   }
   probe.abandon();
-  if (!seen || !reconciled) note("reconnect: not recovered within the deadline (seen %d, reconciled %d)", seen, reconciled);
-  const std::string log = daemon.logTail(1 << 20);
-  row.fresh_session = log.size() > log_before && log.find("ZOOKEEPER-706", log_before) != std::string::npos;
+  if (!seen || (reread_started && !reread_done)) {
+    note("reconnect: not recovered within the deadline (seen %d, re-read started %d, done %d)", seen, reread_started,
+         reread_done);
+  }
+  const std::string log = daemon.logSince(log_before);
+  row.fresh_session = log.find("ZOOKEEPER-706") != std::string::npos;
   // The daemon's own account of the recovery, with its timestamps.
-  if (log.size() > log_before) {
-    std::istringstream in(log.substr(log_before));
+  {
+    std::istringstream in(log);
     for (std::string line; std::getline(in, line);) {
-      if (line.find("reconcile") != std::string::npos || line.find("connection lost") != std::string::npos ||
+      if (line.find("reconcile") != std::string::npos || line.find("connection") != std::string::npos ||
           line.find("session") != std::string::npos) {
         note("  daemon: %s", line.substr(0, 240).c_str());
       }
@@ -430,8 +469,9 @@ ReconnectRow measureReconnect(size_t nodes, DaemonChild& daemon, testing::TcpPro
     auto r = probe.results(phase + 2);
     if (!r.empty()) row.after_lag_ms = r.back().lag_ms;
   }
-  note("reconnect: first write seen after %.2f s, session reconcile done after %.2f s, %.1f CPU s, peak RSS %.0f MB",
-       row.first_write_s, row.reconcile_s, row.daemon_cpu_s, mb(row.peak_rss_kb));
+  note("reconnect: first write seen after %.2f s, re-read (%s) done after %.2f s, %.1f CPU s, peak RSS %.0f MB",
+       row.first_write_s, row.reread_reason.empty() ? "none" : row.reread_reason.c_str(), row.reread_s,
+       row.daemon_cpu_s, mb(row.peak_rss_kb));
   return row;
 }
 
@@ -458,7 +498,8 @@ void buildSite(Site& site, size_t nodes, const Args& args, const fs::path& dir) 
   site.pids.primary = findProcess(site.primary->directory());
   site.pids.backup = findProcess(site.backup->directory());
   site.writer_client = connect(site.primary->connectString(), "bench-writer", args.window);
-  note("writing a %zu-node ZMS tree (%d tenants) on the primary", zmsNodeCount(site.shape), site.shape.tenants);
+  note("writing a %zu-node ZMS tree (%d topics under %s/topic) on the primary", zmsNodeCount(site.shape),
+       site.shape.topics, site.shape.root.c_str());
   const auto t = Clock::now();
   auto written = writeZmsTree(*site.writer_client, site.shape);
   if (!written) die("tree: " + written.error().describe());
@@ -471,12 +512,22 @@ void buildSite(Site& site, size_t nodes, const Args& args, const fs::path& dir) 
   site.writer = std::make_unique<Writer>(*site.writer_client, targetsFor(site.shape), *site.probe);
 }
 
-void startDaemon(Site& site, const Args& args, const fs::path& dir, const std::string& name, bool through_proxy,
-                 std::chrono::seconds ready_timeout) {
-  if (site.daemon) {
-    note("stopping the daemon (exit %d)", site.daemon->stop());
-    site.daemon.reset();
+void stopDaemon(Site& site) {
+  if (!site.daemon) return;
+  note("stopping the daemon (exit %d)", site.daemon->stop());
+  site.daemon.reset();
+  // Its primary session (and every watch it held) goes with it.
+  const auto deadline = Clock::now() + 30s;
+  while (Clock::now() < deadline) {
+    auto wchs = site.primary->fourLetterWord("wchs");
+    if (wchs && parseWchs(*wchs).watches <= 0) break;
+    std::this_thread::sleep_for(100ms);
   }
+}
+
+void startDaemon(Site& site, const Args& args, const fs::path& dir, const std::string& name, const std::string& mode,
+                 bool through_proxy, std::chrono::seconds ready_timeout) {
+  stopDaemon(site);
   std::string primary = site.primary->connectString();
   if (through_proxy) {
     if (!site.proxy) {
@@ -489,7 +540,7 @@ void startDaemon(Site& site, const Args& args, const fs::path& dir, const std::s
   const int port = freePort();
   // Info level: a handful of lines per full reconcile (none per event), and
   // their timestamps show where the time goes.
-  const std::string config = daemonConfig(dir, name, primary, site.backup->connectString(), port, "info");
+  const std::string config = daemonConfig(dir, name, primary, site.backup->connectString(), port, "info", mode);
   site.daemon = std::make_unique<DaemonChild>(args.zkstandby, config, (dir / (name + ".log")).string(), port);
   note("%s: %s run -c %s", name.c_str(), args.zkstandby.c_str(), config.c_str());
   const auto t = Clock::now();
@@ -505,14 +556,16 @@ void startDaemon(Site& site, const Args& args, const fs::path& dir, const std::s
 }
 
 struct IdleRow {
+  std::string mode;
   size_t nodes = 0;
   double watches = 0, cpu_percent = 0, events = 0, reconciles = 0;
   long rss_kb = 0;
   int seconds = 0;
 };
 
-IdleRow measureIdle(Site& site, size_t nodes, int seconds) {
+IdleRow measureIdle(Site& site, const std::string& mode, size_t nodes, int seconds) {
   IdleRow row;
+  row.mode = mode;
   row.nodes = nodes;
   row.seconds = seconds;
   // Let the first reconcile's tail (state update, counters) settle.
@@ -536,9 +589,63 @@ IdleRow measureIdle(Site& site, size_t nodes, int seconds) {
                      m1->value("zkstandby_queue_depth").value_or(0);
   }
   if (echoDaemonLog(*site.daemon, log_at, "idle")) row.reconciles += 1;
-  note("idle (%zu nodes, %.0f watched): %.2f%% CPU over %d s, RSS %.0f MB; %.0f events, %.0f reconciles/queued", nodes,
-       row.watches, row.cpu_percent, seconds, mb(row.rss_kb), row.events, row.reconciles);
+  note("idle (%s, %zu nodes, %.0f watches): %.2f%% CPU over %d s, RSS %.0f MB; %.0f events, %.0f reconciles/queued",
+       mode.c_str(), nodes, row.watches, row.cpu_percent, seconds, mb(row.rss_kb), row.events, row.reconciles);
   return row;
+}
+
+// ---- one mode on one tree: issue 11's measures ----
+
+struct ModeResult {
+  std::string mode;
+  size_t nodes = 0;
+  double ready_s = 0;
+  long ready_hwm_kb = 0;
+  WatchCount wchs;
+  std::optional<double> heap_mb, heap_base_mb;
+  IdleRow idle;
+  SiblingLag siblings;
+  size_t sibling_count = 0;  // children of /zms/topic
+  std::vector<PhaseRow> phases;
+  std::optional<ReconnectRow> reconnect;
+};
+
+ModeResult measureMode(Site& site, const Args& args, const fs::path& dir, const std::string& mode, size_t nodes,
+                       const std::vector<double>& rates, size_t siblings, std::optional<double> heap_base,
+                       int phase_base) {
+  ModeResult r;
+  r.mode = mode;
+  r.nodes = nodes;
+  r.heap_base_mb = heap_base;
+  startDaemon(site, args, dir, "daemon-" + mode, mode, false, nodes > 300000 ? 3600s : 1200s);
+  r.ready_s = site.ready_s;
+  r.ready_hwm_kb = site.ready_hwm_kb;
+  r.idle = measureIdle(site, mode, nodes, args.idle_s);
+  if (auto w = site.primary->fourLetterWord("wchs")) r.wchs = parseWchs(*w);
+  r.heap_mb = jvmLiveHeapMb(site.pids.primary);
+  note("%s: primary holds %lld watches on %lld paths; live heap %.1f MiB (%.1f without the daemon)", mode.c_str(),
+       r.wchs.watches, r.wchs.paths, r.heap_mb.value_or(-1), heap_base.value_or(-1));
+  r.sibling_count = static_cast<size_t>(site.shape.topics) + 2;
+  note("%s: topic create and delete lag among %zu siblings (%zu each)", mode.c_str(), r.sibling_count, siblings);
+  const std::string topic_dir = site.shape.root + "/topic";
+  r.siblings = measureSiblingLag(*site.writer_client, site.backup->connectString(), topic_dir, siblings,
+                                 payloadFor(topic_dir + "/x", zmsClusterNames(site.shape).front(), 0));
+  note("%s: create p50 %.2f ms, delete p50 %.2f ms, %zu lost", mode.c_str(), percentile(r.siblings.create_ms, 0.5),
+       percentile(r.siblings.delete_ms, 0.5), r.siblings.lost);
+  int phase = phase_base;
+  for (double rate : rates) {
+    auto row = runPhase(args, rate, *site.daemon, site.pids, *site.writer, *site.probe, phase);
+    row.scenario = mode + ", " + row.scenario;
+    r.phases.push_back(std::move(row));
+    phase += 10;
+  }
+  if (args.reconnect) {
+    // Again through the proxy, so that its connection can be reset.
+    startDaemon(site, args, dir, "daemon-" + mode + "-proxied", mode, true, nodes > 300000 ? 3600s : 1200s);
+    r.reconnect = measureReconnect(mode, nodes, *site.daemon, *site.proxy, *site.writer, *site.probe, phase);
+  }
+  stopDaemon(site);
+  return r;
 }
 
 // ---- output ----
@@ -557,6 +664,7 @@ std::string fmt(const char* f, auto... a) {
   std::snprintf(b, sizeof b, f, a...);
   return b;
 }
+std::string verdict(bool met) { return met ? " (met)" : " (missed)"; }
 
 std::string loadAverage() {
   std::istringstream in(readFile("/proc/loadavg"));
@@ -565,12 +673,89 @@ std::string loadAverage() {
   return a + " " + b + " " + c;
 }
 
-void printTables(const Args& args, const std::string& load_before, const std::vector<PhaseRow>& rows, const std::vector<IdleRow>& idles,
-                 const std::vector<ReconnectRow>& reconnects, const std::vector<std::pair<size_t, double>>& readies) {
-  std::printf("\nMachine: %s; the two ZooKeeper servers, the daemon and the load generator share it. "
-              "Load average (1/5/15 min) at the start %s, at the end %s.\n\n",
-              machine().c_str(), load_before.c_str(), loadAverage().c_str());
-  std::printf("| scenario | target rate | achieved rate | lag p50 | p99 | max | daemon histogram p50 / p99 | "
+// Issue 11's table for one tree: a row per measure, a column per mode; the
+// targets are the recursive (default) mode's.
+void printSummary(const std::vector<ModeResult>& results) {
+  if (results.empty()) return;
+  const size_t nodes = results.front().nodes;
+  const bool big = nodes >= 1000000;
+  std::printf("\n#### %zu znodes (%zu children under /zms/topic)\n\n", nodes, results.front().sibling_count);
+  std::printf("| measure | target |");
+  for (const auto& r : results) std::printf(" %s |", r.mode.c_str());
+  std::printf("\n|---|---|");
+  for (size_t i = 0; i < results.size(); ++i) std::printf("---|");
+  std::printf("\n");
+  auto row = [&](const char* name, const char* target, auto cell) {
+    std::printf("| %s | %s |", name, target);
+    for (const auto& r : results) std::printf(" %s |", cell(r).c_str());
+    std::printf("\n");
+  };
+  auto targeted = [](const ModeResult& r) { return r.mode == "recursive"; };
+  row("time to ready", big ? "≤ 20 s" : "–", [&](const ModeResult& r) {
+    return fmt("%.1f s", r.ready_s) + (big && targeted(r) ? verdict(r.ready_s <= 20) : "");
+  });
+  row("primary watches (wchs: watches / paths)", "= roots (1)", [&](const ModeResult& r) {
+    return fmt("%lld / %lld", r.wchs.watches, r.wchs.paths) + (targeted(r) ? verdict(r.wchs.watches == 1) : "");
+  });
+  row("primary live heap, with − without the daemon", "≤ 5 MiB", [&](const ModeResult& r) {
+    if (!r.heap_mb || !r.heap_base_mb) return std::string("–");
+    const double d = *r.heap_mb - *r.heap_base_mb;
+    return fmt("%+.1f MiB (%.0f B/znode)", d, d * 1048576.0 / static_cast<double>(r.nodes)) +
+           (targeted(r) ? verdict(d <= 5) : "");
+  });
+  row("daemon RSS per znode (idle after ready; peak at ready)", "≤ 200 B", [&](const ModeResult& r) {
+    const double per = 1024.0 * static_cast<double>(r.idle.rss_kb) / static_cast<double>(r.nodes);
+    const double peak = 1024.0 * static_cast<double>(r.ready_hwm_kb) / static_cast<double>(r.nodes);
+    return fmt("%.0f B (%.0f B)", per, peak) + (big && targeted(r) ? verdict(per <= 200) : "");
+  });
+  auto lag = [&](const std::vector<double>& v, size_t lost) {
+    auto copy = v;
+    if (copy.empty()) return std::string("–");
+    const double p50 = percentile(copy, 0.5), p99 = percentile(copy, 0.99);
+    return ms(p50) + " / " + ms(p99) + (lost ? fmt(" (%zu lost)", lost) : "");
+  };
+  row("topic create lag among the siblings, p50 / p99", "≤ 10 / 50 ms", [&](const ModeResult& r) {
+    auto v = r.siblings.create_ms;
+    const bool met = !v.empty() && percentile(v, 0.5) <= 10 && percentile(v, 0.99) <= 50 && r.siblings.lost == 0;
+    return lag(r.siblings.create_ms, r.siblings.lost) + (targeted(r) ? verdict(met) : "");
+  });
+  row("topic delete lag among the siblings, p50 / p99", "≤ 10 / 50 ms", [&](const ModeResult& r) {
+    auto v = r.siblings.delete_ms;
+    const bool met = !v.empty() && percentile(v, 0.5) <= 10 && percentile(v, 0.99) <= 50 && r.siblings.lost == 0;
+    return lag(r.siblings.delete_ms, 0) + (targeted(r) ? verdict(met) : "");
+  });
+  std::vector<double> rates;
+  for (const auto& p : results.front().phases) rates.push_back(p.target);
+  for (size_t i = 0; i < rates.size(); ++i) {
+    const bool five = rates[i] >= 5000;
+    const std::string name = fmt("update lag at %.0f writes/s, p50 / p99 (backlog)", rates[i]);
+    row(name.c_str(), five ? "≤ 5 / 50 ms, no growth" : "–", [&](const ModeResult& r) {
+      if (i >= r.phases.size()) return std::string("–");
+      auto p = r.phases[i];
+      const double p50 = percentile(p.lag_ms, 0.5), p99 = percentile(p.lag_ms, 0.99);
+      const std::string backlog =
+          p.growing ? fmt("growing %.0f → %.0f", p.first_third, p.last_third) : fmt("flat, max %.0f", p.max_queue);
+      const bool met = p50 <= 5 && p99 <= 50 && !p.growing && p.drained;
+      return ms(p50) + " / " + ms(p99) + " (" + backlog + (p.drained ? "" : ", not drained") + ")" +
+             (five && targeted(r) ? verdict(met) : "");
+    });
+  }
+  row("after a connection reset: first new write on the backup", "≤ 1 s", [&](const ModeResult& r) {
+    if (!r.reconnect) return std::string("–");
+    return fmt("%.2f s", r.reconnect->first_write_s) +
+           (targeted(r) ? verdict(r.reconnect->first_write_s >= 0 && r.reconnect->first_write_s <= 1) : "");
+  });
+  row("after a connection reset: re-verification done", big ? "≤ 15 s" : "–", [&](const ModeResult& r) {
+    if (!r.reconnect) return std::string("–");
+    if (r.reconnect->reread_s < 0) return std::string("none needed (the server re-sent the watches' events)");
+    return fmt("%.1f s (%s)", r.reconnect->reread_s, r.reconnect->reread_reason.c_str()) +
+           (big && targeted(r) ? verdict(r.reconnect->reread_s <= 15) : "");
+  });
+}
+
+void printDetails(const Args& args, const std::vector<PhaseRow>& rows, const std::vector<IdleRow>& idles,
+                  const std::vector<ReconnectRow>& reconnects) {
+  std::printf("\n| scenario | target rate | achieved rate | lag p50 | p99 | max | daemon histogram p50 / p99 | "
               "max queue depth | backlog growing? | daemon CPU | RSS MB |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (auto r : rows) {
@@ -585,15 +770,16 @@ void printTables(const Args& args, const std::string& load_before, const std::ve
                 r.daemon_cpu, mb(r.rss_kb));
   }
   for (const auto& i : idles) {
-    std::printf("| idle, %zu nodes (%.0f watched%s) | – | – | – | – | – | – | – | – | %.2f%% | %.0f |\n", i.nodes,
-                i.watches, i.events + i.reconciles > 0 ? ", NOT quiet: events or a reconcile in the window" : "",
-                i.cpu_percent, mb(i.rss_kb));
+    std::printf("| %s, idle, %zu nodes (%.0f watches%s) | – | – | – | – | – | – | – | – | %.2f%% | %.0f |\n",
+                i.mode.c_str(), i.nodes, i.watches,
+                i.events + i.reconciles > 0 ? ", NOT quiet: events or a reconcile in the window" : "", i.cpu_percent,
+                mb(i.rss_kb));
   }
-  std::printf("\nLag: %s sets sampled (every %zu-th write), from the primary's acknowledgement to a backup read "
+  std::printf("\nLag: sets sampled (every %zu-th write), from the primary's acknowledgement to a backup read "
               "(through a watch) that shows the mapped value. Daemon histogram: "
               "zkstandby_replication_lag_seconds deltas over the phase (primary mtime → backup apply, "
               "interpolated in 1 ms..10 s buckets). CPU: percent of one core.\n\n",
-              "primary", args.sample_every);
+              args.sample_every);
   std::printf("| scenario | samples (value wrong / never seen) | lag from mtime p50 / p99 | write ack p50 / p99 | "
               "watch events / backup writes | daemon CPU per backup write | drain after the writes | "
               "CPU: machine busy, primary ZK, backup ZK, load gen |\n");
@@ -607,16 +793,16 @@ void printTables(const Args& args, const std::string& load_before, const std::ve
                 r.events, r.applied, r.cpu_us_per_apply, r.drain_s, r.drained ? "" : " (not drained)",
                 r.machine_busy, r.primary_cpu, r.backup_cpu, r.self_cpu);
   }
-  std::printf("\n| reconnect | watched nodes | first new write replicated | session re-read done | "
-              "daemon CPU during recovery | RSS before → peak | lag after recovery | fresh session (ZOOKEEPER-706 path) |\n");
+  std::printf("\n| reconnect | watches | first new write replicated | re-read done | "
+              "daemon CPU during recovery | RSS before → peak | lag after recovery | new session (ZOOKEEPER-706) |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : reconnects) {
-    std::printf("| %zu nodes | %.0f | %.2f s | %.2f s | %.1f CPU s | %.0f → %.0f MB | %s | %s |\n", r.nodes, r.watches,
-                r.first_write_s, r.reconcile_s, r.daemon_cpu_s, mb(r.rss_before_kb), mb(r.peak_rss_kb),
+    std::printf("| %s, %zu nodes | %.0f | %.2f s | %s | %.1f CPU s | %.0f → %.0f MB | %s | %s |\n", r.mode.c_str(),
+                r.nodes, r.watches, r.first_write_s,
+                r.reread_s < 0 ? "none" : fmt("%.2f s (%s)", r.reread_s, r.reread_reason.c_str()).c_str(),
+                r.daemon_cpu_s, mb(r.rss_before_kb), mb(r.peak_rss_kb),
                 r.after_lag_ms >= 0 ? ms(r.after_lag_ms).c_str() : "–", r.fresh_session ? "yes" : "no");
   }
-  for (const auto& [n, s] : readies) std::printf("\nStartup: first full reconcile of %zu nodes to /readyz 200 in %.1f s.", n, s);
-  std::printf("\n");
 }
 
 int run(const Args& args) {
@@ -626,40 +812,39 @@ int run(const Args& args) {
   const std::string load_before = loadAverage();
   note("scratch directory %s; %s", dir.c_str(), machine().c_str());
 
+  std::vector<std::vector<ModeResult>> sizes;
+  auto measureSize = [&](size_t nodes, const std::vector<double>& rates, size_t siblings, const fs::path& at) {
+    fs::create_directories(at);
+    Site site;
+    buildSite(site, nodes, args, at);
+    const auto heap_base = jvmLiveHeapMb(site.pids.primary);
+    note("primary live heap without a daemon: %.1f MiB", heap_base.value_or(-1));
+    std::vector<ModeResult> results;
+    int phase = 1;
+    for (const auto& mode : args.modes) {
+      results.push_back(measureMode(site, args, at, mode, nodes, rates, siblings, heap_base, phase));
+      phase += 1000;
+    }
+    sizes.push_back(std::move(results));
+  };
+  if (args.nodes > 0) measureSize(args.nodes, args.rates, args.siblings, dir / "small");
+  if (args.big) measureSize(args.big_nodes, args.big_rates, args.big_siblings, dir / "big");
+
+  std::printf("\nMachine: %s; the two ZooKeeper servers, the daemon and the load generator share it. "
+              "Load average (1/5/15 min) at the start %s, at the end %s.\n",
+              machine().c_str(), load_before.c_str(), loadAverage().c_str());
+  for (const auto& results : sizes) printSummary(results);
   std::vector<PhaseRow> rows;
   std::vector<IdleRow> idles;
   std::vector<ReconnectRow> reconnects;
-  std::vector<std::pair<size_t, double>> readies;
-  if (args.nodes > 0) {
-    Site site;
-    buildSite(site, args.nodes, args, dir);
-    startDaemon(site, args, dir, "daemon", false, 1200s);
-    readies.emplace_back(args.nodes, site.ready_s);
-    idles.push_back(measureIdle(site, args.nodes, args.idle_s));
-    int phase = 1;
-    for (double rate : args.rates) {
-      rows.push_back(runPhase(args, rate, *site.daemon, site.pids, *site.writer, *site.probe, phase));
-      phase += 10;
+  for (const auto& results : sizes) {
+    for (const auto& r : results) {
+      rows.insert(rows.end(), r.phases.begin(), r.phases.end());
+      idles.push_back(r.idle);
+      if (r.reconnect) reconnects.push_back(*r.reconnect);
     }
-    if (args.reconnect) {
-      // Again through the proxy, so that its connection can be reset.
-      startDaemon(site, args, dir, "daemon-proxied", true, 1200s);
-      reconnects.push_back(measureReconnect(args.nodes, *site.daemon, *site.proxy, *site.writer, *site.probe, 100));
-    }
-    note("stopping the daemon (exit %d)", site.daemon->stop());
   }
-  if (args.big) {
-    const fs::path big_dir = dir / "big";
-    fs::create_directories(big_dir);
-    Site site;
-    buildSite(site, args.big_nodes, args, big_dir);
-    startDaemon(site, args, big_dir, "daemon-big", true, 3600s);
-    readies.emplace_back(args.big_nodes, site.ready_s);
-    idles.push_back(measureIdle(site, args.big_nodes, args.idle_s));
-    reconnects.push_back(measureReconnect(args.big_nodes, *site.daemon, *site.proxy, *site.writer, *site.probe, 200));
-    note("stopping the daemon (exit %d)", site.daemon->stop());
-  }
-  printTables(args, load_before, rows, idles, reconnects, readies);
+  printDetails(args, rows, idles, reconnects);
   if (!args.keep) fs::remove_all(dir);
   else note("kept %s", dir.c_str());
   return 0;
@@ -672,16 +857,20 @@ int main(int argc, char** argv) {
   zks::bench::Args args;
   CLI::App app{"Replication lag, backlog, idle cost and reconnect cost of zkstandby run (SPEC section 7)"};
   app.add_option("--nodes", args.nodes, "znodes in the primary tree (0: only the --big part)");
-  app.add_option("--rates", args.rates, "sustained primary write rates, one phase each");
+  app.add_option("--modes", args.modes, "watch modes, side by side: recursive, per_node, libzookeeper");
+  app.add_option("--rates", args.rates, "sustained primary write rates at --nodes, one phase each");
+  app.add_option("--big-rates", args.big_rates, "sustained primary write rates at --big-nodes (none by default)");
+  app.add_option("--siblings", args.siblings, "topics created and deleted one at a time at --nodes");
+  app.add_option("--big-siblings", args.big_siblings, "the same at --big-nodes");
   app.add_option("--phase-s", args.phase_s, "seconds per rate");
   app.add_option("--idle-s", args.idle_s, "seconds of idle CPU measurement");
   app.add_option("--sample-every", args.sample_every, "every Nth write is followed to the backup");
   app.add_option("--window", args.window, "writer requests in flight");
   app.add_option("--churn", args.churn, "share of writes that create or delete extra topics");
-  app.add_flag("--big", args.big, "also the idle and reconnect cost at --big-nodes (JVMs with 4 GB heaps)");
+  app.add_flag("--big", args.big, "also --big-nodes (JVMs with 4 GB heaps)");
   app.add_option("--big-nodes", args.big_nodes, "tree size for --big");
   app.add_option("--zkstandby", args.zkstandby, "the zkstandby binary");
-  app.add_flag("!--no-reconnect", args.reconnect, "skip the reconnect measurement at --nodes");
+  app.add_flag("!--no-reconnect", args.reconnect, "skip the reconnect measurements");
   app.add_flag("--keep", args.keep, "keep the scratch directory (configs, daemon logs)");
   CLI11_PARSE(app, argc, argv);
   return zks::bench::run(args);
