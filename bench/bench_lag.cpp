@@ -376,7 +376,9 @@ struct ReconnectRow {
   std::string mode;
   size_t nodes = 0;
   double watches = 0;
-  double first_write_s = -1;   // proxy reset -> a write made after it seen on the backup
+  double reconnected_s = -1;   // proxy reset -> the daemon's connection is back
+  double first_write_s = -1;   // proxy reset -> a write made once it is back seen on the backup
+  double first_write_after_write_ms = -1;  // that write's own lag
   double reread_s = -1;        // proxy reset -> the re-verification (or session re-read) done; -1: none ran
   std::string reread_reason;   // "reconnect", "session" or ""
   double daemon_cpu_s = 0;     // CPU seconds the daemon used from the reset until then
@@ -416,7 +418,14 @@ ReconnectRow measureReconnect(const std::string& mode, size_t nodes, DaemonChild
   proxy.setMode(testing::TcpProxy::Mode::kReset);
   std::this_thread::sleep_for(200ms);
   proxy.setMode(testing::TcpProxy::Mode::kPass);
+  // The write goes out once the daemon is connected again: a write made
+  // while it was away fires no event (recursive mode: the server replays
+  // nothing) and is the re-verification's to find.
+  const auto reconnect_deadline = Clock::now() + 30s;
+  while (Clock::now() < reconnect_deadline && proxy.connections() == 0) std::this_thread::sleep_for(2ms);
+  row.reconnected_s = secondsSince(t0);
   const size_t before = probe.results(phase + 1).size();
+  const auto written = Clock::now();
   if (!writer.probeWrite(phase + 1)) die("the probe write after the reset failed");
   const auto deadline = t0 + (nodes > 300000 ? 1800s : 300s);
   bool seen = false, reread_started = false, reread_done = false;
@@ -426,6 +435,7 @@ ReconnectRow measureReconnect(const std::string& mode, size_t nodes, DaemonChild
       seen = true;
       seen_at = Clock::now();
       row.first_write_s = secondsSince(t0);
+      row.first_write_after_write_ms = std::chrono::duration<double, std::milli>(*seen_at - written).count();
     }
     const std::string log = daemon.logSince(log_before);
     for (const char* reason : {"reconnect", "session"}) {
@@ -740,11 +750,12 @@ void printSummary(const std::vector<ModeResult>& results) {
              (five && targeted(r) ? verdict(met) : "");
     });
   }
-  row("after a connection reset: first new write on the backup", "≤ 1 s", [&](const ModeResult& r) {
-    if (!r.reconnect) return std::string("–");
-    return fmt("%.2f s", r.reconnect->first_write_s) +
-           (targeted(r) ? verdict(r.reconnect->first_write_s >= 0 && r.reconnect->first_write_s <= 1) : "");
-  });
+  row("after a connection reset: first new write on the backup (after the reset; its own lag)", "≤ 1 s",
+      [&](const ModeResult& r) {
+        if (!r.reconnect) return std::string("–");
+        return fmt("%.2f s; %s", r.reconnect->first_write_s, ms(r.reconnect->first_write_after_write_ms).c_str()) +
+               (targeted(r) ? verdict(r.reconnect->first_write_s >= 0 && r.reconnect->first_write_s <= 1) : "");
+      });
   row("after a connection reset: re-verification done", big ? "≤ 15 s" : "–", [&](const ModeResult& r) {
     if (!r.reconnect) return std::string("–");
     if (r.reconnect->reread_s < 0) return std::string("none needed (the server re-sent the watches' events)");
@@ -793,12 +804,12 @@ void printDetails(const Args& args, const std::vector<PhaseRow>& rows, const std
                 r.events, r.applied, r.cpu_us_per_apply, r.drain_s, r.drained ? "" : " (not drained)",
                 r.machine_busy, r.primary_cpu, r.backup_cpu, r.self_cpu);
   }
-  std::printf("\n| reconnect | watches | first new write replicated | re-read done | "
+  std::printf("\n| reconnect | watches | connection back | first new write replicated | re-read done | "
               "daemon CPU during recovery | RSS before → peak | lag after recovery | new session (ZOOKEEPER-706) |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : reconnects) {
-    std::printf("| %s, %zu nodes | %.0f | %.2f s | %s | %.1f CPU s | %.0f → %.0f MB | %s | %s |\n", r.mode.c_str(),
-                r.nodes, r.watches, r.first_write_s,
+    std::printf("| %s, %zu nodes | %.0f | %.2f s | %.2f s | %s | %.1f CPU s | %.0f → %.0f MB | %s | %s |\n",
+                r.mode.c_str(), r.nodes, r.watches, r.reconnected_s, r.first_write_s,
                 r.reread_s < 0 ? "none" : fmt("%.2f s (%s)", r.reread_s, r.reread_reason.c_str()).c_str(),
                 r.daemon_cpu_s, mb(r.rss_before_kb), mb(r.peak_rss_kb),
                 r.after_lag_ms >= 0 ? ms(r.after_lag_ms).c_str() : "–", r.fresh_session ? "yes" : "no");

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <mutex>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "zk/blocking.h"
@@ -102,10 +103,22 @@ std::optional<double> jvmLiveHeapMb(pid_t pid) {
   const std::string id = std::to_string(pid);
   run("jcmd " + id + " GC.run 2>&1");
   const std::string info = run("jcmd " + id + " GC.heap_info 2>&1");
-  static const std::regex used(R"(used (\d+)K)");
-  std::smatch m;
-  if (!std::regex_search(info, m, used)) return std::nullopt;
-  return std::stod(m[1].str()) / 1024.0;
+  // One line per generation (serial, parallel) or one for the whole heap
+  // (G1): "... total 174784K, used 5678K [...". Metaspace is not heap.
+  static const std::regex used(R"(total \d+K, used (\d+)K)");
+  std::istringstream in(info);
+  double kb = 0;
+  bool found = false;
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (line.find("Metaspace") != std::string::npos || line.find("class space") != std::string::npos) continue;
+    if (std::regex_search(line, m, used)) {
+      kb += std::stod(m[1].str());
+      found = true;
+    }
+  }
+  if (!found) return std::nullopt;
+  return kb / 1024.0;
 }
 
 WatchCount parseWchs(const std::string& wchs) {
