@@ -58,6 +58,7 @@ struct Args {
   std::vector<double> big_rates = {};
   size_t siblings = 100;
   size_t big_siblings = 50;
+  std::string acls = "copy";  // sync.acls of the daemon (the product's default)
   int phase_s = 20;
   int idle_s = 10;
   size_t sample_every = 50;
@@ -159,7 +160,7 @@ std::unique_ptr<zk::Client> connect(const std::string& where, const std::string&
 // (`client: libzookeeper` on both sites).
 std::string daemonConfig(const fs::path& dir, const std::string& name, const std::string& primary,
                          const std::string& backup, int http_port, const std::string& log_level,
-                         const std::string& mode) {
+                         const std::string& mode, const std::string& acls) {
   const std::string client = mode == "libzookeeper" ? "  client: libzookeeper\n" : "";
   std::ostringstream y;
   y << "primary:\n  connect: \"" << primary << "\"\n" << client
@@ -168,6 +169,7 @@ std::string daemonConfig(const fs::path& dir, const std::string& name, const std
     << "sync:\n  roots:\n    - source: /zms\n"
     // No audit inside the measurement: it would be a full re-read.
     << "  audit_interval_s: 0\n"
+    << "  acls: " << acls << "\n"
     << "mapping:\n  files: [ mapping.yaml ]\n"
     << "http:\n  listen: \"127.0.0.1:" << http_port << "\"\n"
     << "log:\n  level: " << log_level << "\n";
@@ -522,6 +524,20 @@ void buildSite(Site& site, size_t nodes, const Args& args, const fs::path& dir) 
   site.writer = std::make_unique<Writer>(*site.writer_client, targetsFor(site.shape), *site.probe);
 }
 
+// A new, empty backup server (and the probe on it): each mode's first full
+// reconcile starts from nothing, as a new standby does.
+void freshBackup(Site& site, size_t nodes) {
+  site.probe.reset();
+  site.writer.reset();
+  site.backup.reset();
+  site.backup = startServer(nodes, "backup");
+  site.pids.backup = findProcess(site.backup->directory());
+  auto probe = LagProbe::connect(site.backup->connectString());
+  if (!probe) die("probe: " + probe.error().describe());
+  site.probe = std::move(*probe);
+  site.writer = std::make_unique<Writer>(*site.writer_client, targetsFor(site.shape), *site.probe);
+}
+
 void stopDaemon(Site& site) {
   if (!site.daemon) return;
   note("stopping the daemon (exit %d)", site.daemon->stop());
@@ -550,7 +566,8 @@ void startDaemon(Site& site, const Args& args, const fs::path& dir, const std::s
   const int port = freePort();
   // Info level: a handful of lines per full reconcile (none per event), and
   // their timestamps show where the time goes.
-  const std::string config = daemonConfig(dir, name, primary, site.backup->connectString(), port, "info", mode);
+  const std::string config =
+      daemonConfig(dir, name, primary, site.backup->connectString(), port, "info", mode, args.acls);
   site.daemon = std::make_unique<DaemonChild>(args.zkstandby, config, (dir / (name + ".log")).string(), port);
   note("%s: %s run -c %s", name.c_str(), args.zkstandby.c_str(), config.c_str());
   const auto t = Clock::now();
@@ -608,6 +625,7 @@ IdleRow measureIdle(Site& site, const std::string& mode, size_t nodes, int secon
 
 struct ModeResult {
   std::string mode;
+  std::string acls;
   size_t nodes = 0;
   double ready_s = 0;
   long ready_hwm_kb = 0;
@@ -625,8 +643,10 @@ ModeResult measureMode(Site& site, const Args& args, const fs::path& dir, const 
                        int phase_base) {
   ModeResult r;
   r.mode = mode;
+  r.acls = args.acls;
   r.nodes = nodes;
   r.heap_base_mb = heap_base;
+  if (phase_base > 1) freshBackup(site, nodes);  // the first mode has one already
   startDaemon(site, args, dir, "daemon-" + mode, mode, false, nodes > 300000 ? 3600s : 1200s);
   r.ready_s = site.ready_s;
   r.ready_hwm_kb = site.ready_hwm_kb;
@@ -689,7 +709,8 @@ void printSummary(const std::vector<ModeResult>& results) {
   if (results.empty()) return;
   const size_t nodes = results.front().nodes;
   const bool big = nodes >= 1000000;
-  std::printf("\n#### %zu znodes (%zu children under /zms/topic)\n\n", nodes, results.front().sibling_count);
+  std::printf("\n#### %zu znodes (%zu children under /zms/topic), acls: %s\n\n", nodes, results.front().sibling_count,
+              results.front().acls.c_str());
   std::printf("| measure | target |");
   for (const auto& r : results) std::printf(" %s |", r.mode.c_str());
   std::printf("\n|---|---|");
@@ -871,6 +892,7 @@ int main(int argc, char** argv) {
   app.add_option("--modes", args.modes, "watch modes, side by side: recursive, per_node, libzookeeper");
   app.add_option("--rates", args.rates, "sustained primary write rates at --nodes, one phase each");
   app.add_option("--big-rates", args.big_rates, "sustained primary write rates at --big-nodes (none by default)");
+  app.add_option("--acls", args.acls, "sync.acls of the daemon: copy (the default), open, keep-backup");
   app.add_option("--siblings", args.siblings, "topics created and deleted one at a time at --nodes");
   app.add_option("--big-siblings", args.big_siblings, "the same at --big-nodes");
   app.add_option("--phase-s", args.phase_s, "seconds per rate");
