@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config
   libzookeeper-mt-dev libyaml-cpp-dev libspdlog-dev libcli11-dev
-  nlohmann-json3-dev libcpp-httplib-dev libxxhash-dev libre2-dev
+  nlohmann-json3-dev libcpp-httplib-dev libxxhash-dev libre2-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   zookeeper default-jre-headless
   python3 python3-kazoo stunnel4 curl

@@ -17,7 +17,7 @@
 #include "mapping/mapping_set.h"
 #include "mapping/path.h"
 #include "zk/blocking.h"
-#include "zk/c_client.h"
+#include "zk/connect_options.h"
 
 namespace zks::cli {
 namespace {
@@ -63,7 +63,7 @@ std::optional<SourceNode> readNode(const config::Config& config, bool reverse, c
     status = error(std::string(name) + ": " + options.error().describe());
     return std::nullopt;
   }
-  auto client = zk::makeCClient(*options);
+  auto client = zk::makeClient(*options);
   if (auto opened = client->reopen(options->connect_timeout); !opened) {
     status = error(std::string(name) + " ZooKeeper " + options->connect + " not reachable within " +
                    std::to_string(options->connect_timeout.count()) + " ms: " + opened.error().describe());

@@ -33,7 +33,7 @@ std::unique_ptr<zk::Client> connectPrimary(const config::Config& config) {
     std::fprintf(stderr, "zkstandby: error: primary: %s\n", options.error().describe().c_str());
     return nullptr;
   }
-  auto client = zk::makeCClient(*options);
+  auto client = zk::makeClient(*options);
   if (auto s = client->reopen(options->connect_timeout); !s) {
     std::fprintf(stderr,
                  "zkstandby: error: the rebuilt primary %s is not reachable within %lld ms (%s): resume stops "

@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "common/log.h"
-#include "zk/c_client.h"
+#include "zk/connect_options.h"
 
 namespace zks::cli {
 
@@ -27,7 +27,7 @@ std::optional<BackupSession> openBackup(const std::string& config_file) {
     std::fprintf(stderr, "zkstandby: error: backup: %s\n", options.error().describe().c_str());
     return std::nullopt;
   }
-  BackupSession session{std::move(*loaded), zk::makeCClient(*options)};
+  BackupSession session{std::move(*loaded), zk::makeClient(*options)};
   if (auto s = session.client->reopen(options->connect_timeout); !s) {
     std::fprintf(stderr, "zkstandby: error: backup ZooKeeper %s not reachable within %lld ms: %s\n",
                  options->connect.c_str(), static_cast<long long>(options->connect_timeout.count()),

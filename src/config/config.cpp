@@ -210,6 +210,13 @@ class Loader {
     return value;
   }
 
+  std::optional<bool> boolean(const Field& f) {
+    bool value = false;
+    if (f.node.IsScalar() && YAML::convert<bool>::decode(f.node, value)) return value;
+    add(f.line, f.name + " must be true or false, got " + kindOf(f.node));
+    return std::nullopt;
+  }
+
   void positiveInt(const Field& f, int& out) {
     if (auto v = integer(f, 1, INT_MAX)) out = static_cast<int>(*v);
   }
@@ -237,6 +244,7 @@ class Loader {
   fs::path resolve(const std::string& path) const { return (base_dir_ / path).lexically_normal(); }
 
   void loadSite(const Field& f, SiteConfig& site) {
+    std::vector<std::pair<int, std::string>> native_only;  // keys the C client cannot honour
     walkMap(f, {
                    {"connect",
                     [this, &site](const Field& v) {
@@ -256,7 +264,79 @@ class Loader {
                       if (auto n = integer(v, 1, 1 << 20)) site.max_in_flight = static_cast<size_t>(*n);
                     }},
                    {"auth", [this, &site](const Field& v) { walkList(v, [this, &site](const Field& item) { loadAuth(item, site); }); }},
+                   {"client",
+                    [this, &site](const Field& v) {
+                      if (auto text = oneOf(v, {"native", "libzookeeper"})) {
+                        site.client = *text == "native" ? zk::Backend::kNative : zk::Backend::kLibzookeeper;
+                      }
+                    }},
+                   {"tls", [this, &site, &native_only](const Field& v) {
+                      native_only.emplace_back(v.line, v.name);
+                      loadTls(v, site);
+                    }},
+                   {"multi_read",
+                    [this, &site, &native_only](const Field& v) {
+                      native_only.emplace_back(v.line, v.name);
+                      if (auto b = boolean(v)) site.multi_read = *b;
+                    }},
+                   {"persistent_watches",
+                    [this, &site, &native_only](const Field& v) {
+                      native_only.emplace_back(v.line, v.name);
+                      if (auto b = boolean(v)) site.persistent_watches = *b;
+                    }},
+                   {"max_packet_bytes",
+                    [this, &site, &native_only](const Field& v) {
+                      native_only.emplace_back(v.line, v.name);
+                      if (auto n = integer(v, 65536, INT32_MAX)) site.max_packet_bytes = static_cast<size_t>(*n);
+                    }},
                });
+    // The packaged C client has no TLS and knows neither multiRead nor
+    // addWatch: these keys would be silently ignored with it.
+    if (site.client == zk::Backend::kLibzookeeper) {
+      for (const auto& [line, name] : native_only) {
+        add(line, name + " needs client: native (the libzookeeper client has no " +
+                      (name.ends_with(".tls") ? std::string("TLS; see deploy/stunnel for a tunnel)") : std::string("use for it)")));
+      }
+    }
+  }
+
+  void loadTls(const Field& f, SiteConfig& site) {
+    TlsConfig tls;
+    bool ok = true;
+    auto file = [&](std::string& out) {
+      return [&](const Field& v) {
+        auto text = textOf(v);
+        if (!text || text->empty()) {
+          if (text) add(v.line, v.name + " is empty");
+          ok = false;
+          return;
+        }
+        out = resolve(*text).string();
+      };
+    };
+    walkMap(f, {
+                   {"ca_file", file(tls.ca_file), true},
+                   {"cert_file", file(tls.cert_file)},
+                   {"key_file", file(tls.key_file)},
+                   {"verify_hostname",
+                    [&](const Field& v) {
+                      if (auto b = boolean(v)) {
+                        tls.verify_hostname = *b;
+                      } else {
+                        ok = false;
+                      }
+                    }},
+               });
+    if (!f.node.IsMap()) {
+      if (f.node.IsNull()) return;  // walkMap reported the missing ca_file
+      return;                       // walkMap said why
+    }
+    if (f.node["cert_file"].IsDefined() != f.node["key_file"].IsDefined()) {
+      add(f.line, f.name + " needs both cert_file and key_file, or neither");
+      ok = false;
+    }
+    if (!f.node["ca_file"].IsDefined()) ok = false;
+    if (ok) site.tls = std::move(tls);
   }
 
   void loadAuth(const Field& f, SiteConfig& site) {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "zk/c_client.h"
+#include "zk/connect_options.h"
 
 namespace zks::config {
 
@@ -26,12 +26,28 @@ struct AuthConfig {
   std::string credentials_env;
 };
 
+// TLS to the site's secureClientPort (native client only). Paths are
+// resolved against the config file's folder.
+struct TlsConfig {
+  std::string ca_file;    // required
+  std::string cert_file;  // cert_file and key_file: both or neither
+  std::string key_file;
+  bool verify_hostname = true;
+};
+
 struct SiteConfig {
   std::string connect;
   int session_timeout_ms = 30000;
   int connect_timeout_ms = 15000;
   std::vector<AuthConfig> auth;
   size_t max_in_flight = 2048;  // extension: pipelining window toward this site
+  zk::Backend client = zk::Backend::kNative;
+  std::optional<TlsConfig> tls;
+  // Native client only: off for servers older than 3.6 (no multiRead, no
+  // addWatch); the largest reply frame accepted.
+  bool multi_read = true;
+  bool persistent_watches = true;
+  size_t max_packet_bytes = 256u << 20;
 };
 
 struct RootConfig {
@@ -102,9 +118,8 @@ std::expected<Config, std::vector<Problem>> loadConfig(const std::filesystem::pa
 
 // Whether the replicator authenticates to this site, so that its records
 // there can be protected (only that identity may write them): digest auth
-// entries. HOOK for the native client's TLS: a client certificate
-// (SiteConfig tls with cert_file) is an x509 identity and must count here
-// too once SiteConfig carries it.
+// entries, or a TLS client certificate (ZooKeeper's x509 provider makes its
+// subject an identity of the session on the secure port).
 bool hasIdentity(const SiteConfig& site);
 
 // Reads credentials from the file or environment variable an AuthConfig

@@ -86,7 +86,9 @@ Result<std::string> readCredentials(const AuthConfig& auth, const std::string& n
 
 }  // namespace
 
-bool hasIdentity(const SiteConfig& site) { return !site.auth.empty(); }
+bool hasIdentity(const SiteConfig& site) {
+  return !site.auth.empty() || (site.tls && !site.tls->cert_file.empty());
+}
 
 Result<zk::ConnectOptions> connectOptions(const SiteConfig& site, const std::string& name) {
   zk::ConnectOptions options;
@@ -95,6 +97,13 @@ Result<zk::ConnectOptions> connectOptions(const SiteConfig& site, const std::str
   options.connect_timeout = std::chrono::milliseconds(site.connect_timeout_ms);
   options.max_in_flight = site.max_in_flight;
   options.name = name;
+  options.backend = site.client;
+  if (site.tls) {
+    options.tls = zk::TlsOptions{site.tls->ca_file, site.tls->cert_file, site.tls->key_file, site.tls->verify_hostname};
+  }
+  options.multi_read = site.multi_read;
+  options.persistent_watches = site.persistent_watches;
+  options.max_packet_bytes = site.max_packet_bytes;
   for (const AuthConfig& auth : site.auth) {
     if (auth.scheme != "digest") {
       return fail(ErrorCode::kInvalidArgument, name + " auth scheme '" + auth.scheme + "' is not supported: only 'digest' is");

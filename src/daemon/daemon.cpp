@@ -20,7 +20,7 @@
 #include "state/election.h"
 #include "state/identity.h"
 #include "state/store.h"
-#include "zk/c_client.h"
+#include "zk/connect_options.h"
 
 namespace zks::daemon {
 
@@ -812,8 +812,8 @@ int Daemon::run() {
     }
     read_options_ = *read_options;
     write_options_ = *write_options;
-    read_ = zk::makeCClient(*read_options);
-    write_ = zk::makeCClient(*write_options);
+    read_ = zk::makeClient(*read_options);
+    write_ = zk::makeClient(*write_options);
     read_->setWatchListener([this, alive = alive_](const zk::WatchEvent& e) {
       loop_.post([this, alive, e] {
         if (!*alive || e.generation != read_->generation()) return;

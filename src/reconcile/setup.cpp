@@ -88,8 +88,8 @@ Result<Sites> connectSites(const config::Config& config, bool reverse) {
   if (!primary_options) return std::unexpected(primary_options.error());
   auto backup_options = config::connectOptions(config.backup, "backup");
   if (!backup_options) return std::unexpected(backup_options.error());
-  auto primary = zk::makeCClient(*primary_options);
-  auto backup = zk::makeCClient(*backup_options);
+  auto primary = zk::makeClient(*primary_options);
+  auto backup = zk::makeClient(*backup_options);
   auto open = [](zk::Client* c, std::chrono::milliseconds t) { return c->reopen(t); };
   auto p = std::async(std::launch::async, open, primary.get(), primary_options->connect_timeout);
   auto b = std::async(std::launch::async, open, backup.get(), backup_options->connect_timeout);

@@ -1,9 +1,12 @@
 #include "zk/c_client.h"
 #include "zk/connect_options.h"
+#include "zk/native/native_client.h"
 
 namespace zks::zk {
 
-// TODO(native client): kNative builds the native client once it exists.
-std::unique_ptr<Client> makeClient(ConnectOptions options) { return makeCClient(std::move(options)); }
+std::unique_ptr<Client> makeClient(ConnectOptions options) {
+  if (options.backend == Backend::kLibzookeeper) return makeCClient(std::move(options));
+  return makeNativeClient(std::move(options));
+}
 
 }  // namespace zks::zk

@@ -112,6 +112,7 @@ class ZkClientTest : public ::testing::Test {
   }
 
   std::unique_ptr<zk::Client> connect(zk::ConnectOptions options) {
+    options.backend = zk::Backend::kLibzookeeper;  // this file tests the C client
     auto client = connectClient(std::move(options));
     EXPECT_TRUE(client) << client.error().describe();
     return client ? std::move(*client) : nullptr;

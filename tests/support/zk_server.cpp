@@ -28,6 +28,11 @@ using std::chrono::milliseconds;
 
 constexpr const char* kJava = "/usr/bin/java";
 constexpr const char* kClassPath = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
+// Debian's zookeeper.jar leaves netty-codec out of its manifest classpath;
+// the Netty connection factory (needed for TLS) fails to load without it.
+constexpr const char* kNettyCodec = "/usr/share/java/netty-codec.jar";
+
+}  // namespace
 
 // Asks the kernel for a free loopback port. Another process could take it
 // before the server binds; start() retries with a new port if that happens.
@@ -48,6 +53,8 @@ Result<int> pickFreePort() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
+
+namespace {
 
 // Connects to 127.0.0.1:port, sends `word`, reads until the server closes.
 Result<std::string> askServer(int port, const std::string& word, milliseconds timeout) {
@@ -117,17 +124,25 @@ ZkServer::ZkServer(ZkServerOptions options) : options_(std::move(options)) {
   config_file_ = dir_ + "/zoo.cfg";
   log_file_ = dir_ + "/server.log";
   fs::create_directories(data_dir_);
+  if (options_.server_id) {
+    std::ofstream(data_dir_ + "/myid") << *options_.server_id << "\n";
+  }
 }
 
 ZkServer::~ZkServer() {
   kill9();
-  if (!dir_.empty()) {
+  // ZKS_KEEP_ZK_DIRS=1 keeps the server's directory (config, data, log) for
+  // a post-mortem.
+  const char* keep = std::getenv("ZKS_KEEP_ZK_DIRS");
+  if (!dir_.empty() && (keep == nullptr || std::string(keep) != "1")) {
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
 }
 
 std::string ZkServer::connectString() const { return "127.0.0.1:" + std::to_string(port_); }
+
+std::string ZkServer::secureConnectString() const { return "127.0.0.1:" + std::to_string(secure_port_); }
 
 std::string ZkServer::digestId(const std::string& credentials) {
   auto colon = credentials.find(':');
@@ -149,6 +164,16 @@ Status ZkServer::writeConfig() const {
       << "maxSessionTimeout=" << options_.max_session_timeout_ms << "\n"
       // No pauses between snapshots of a tiny test tree.
       << "preAllocSize=1024\n";
+  if (options_.tls) {
+    out << "secureClientPort=" << secure_port_ << "\n"
+        << "secureClientPortAddress=127.0.0.1\n"
+        << "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n"
+        << "ssl.keyStore.location=" << options_.tls->key_store << "\n"
+        << "ssl.keyStore.type=PEM\n"
+        << "ssl.trustStore.location=" << options_.tls->trust_store << "\n"
+        << "ssl.trustStore.type=PEM\n"
+        << "ssl.clientAuth=" << (options_.tls->need_client_auth ? "need" : "none") << "\n";
+  }
   for (const auto& line : options_.extra_config) out << line << "\n";
   out.close();
   if (!out) return fail(ErrorCode::kIo, "cannot write the ZooKeeper config", config_file_);
@@ -171,9 +196,11 @@ Status ZkServer::spawn() {
     args.push_back("-Dzookeeper.DigestAuthenticationProvider.superDigest=" + digestId(options_.super_user));
   }
   for (const auto& flag : options_.extra_jvm_flags) args.push_back(flag);
-  for (const auto& a : {"-cp", kClassPath, "org.apache.zookeeper.server.ZooKeeperServerMain"}) {
-    args.emplace_back(a);
-  }
+  args.emplace_back("-cp");
+  args.emplace_back(options_.tls ? std::string(kClassPath) + ":" + kNettyCodec : std::string(kClassPath));
+  // A member of an ensemble runs the quorum peer; a lone server the standalone one.
+  args.emplace_back(options_.server_id ? "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+                                       : "org.apache.zookeeper.server.ZooKeeperServerMain");
   args.push_back(config_file_);
 
   // Everything the child needs is prepared before fork(): after it only
@@ -215,50 +242,68 @@ std::string ZkServer::logTail() const {
   return all.size() > kTail ? all.substr(all.size() - kTail) : all;
 }
 
-Status ZkServer::start() {
+Status ZkServer::launch() {
   if (dir_.empty()) return fail(ErrorCode::kIo, "cannot create a temporary directory for ZooKeeper");
   if (running()) return {};
-  const bool pick_port = port_ == 0;
-  // A freshly picked port can be taken by someone else before the JVM binds
-  // it; then the server exits and we try another one.
-  const int attempts = pick_port ? 3 : 1;
-  std::string last_error;
-  for (int attempt = 0; attempt < attempts; ++attempt) {
-    if (pick_port) {
+  if (port_ == 0) {
+    if (options_.client_port != 0) {
+      port_ = options_.client_port;
+    } else {
       auto port = pickFreePort();
       if (!port) return std::unexpected(port.error());
       port_ = *port;
     }
-    if (auto st = writeConfig(); !st) return st;
-    if (auto st = spawn(); !st) return st;
-
-    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-    bool exited = false;
-    bool ready = waitFor(
-        [&] {
-          int status = 0;
-          if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            exited = true;
-            pid_ = -1;
-            return true;
-          }
-          // "ruok" says imok while the server is still loading its data;
-          // "srvr" names a mode only once it serves requests.
-          auto answer = askServer(port_, "srvr", milliseconds(500));
-          return answer && answer->find("Mode: ") != std::string::npos;
-        },
-        deadline);
-    if (ready && !exited) return {};
-    if (!exited) {
-      kill9();
-      return fail(ErrorCode::kTimeout,
-                  "ZooKeeper did not start serving within " + std::to_string(options_.start_timeout.count()) +
-                      " ms; log tail:\n" + logTail(),
-                  log_file_);
-    }
-    last_error = "ZooKeeper exited during startup; log tail:\n" + logTail();
   }
-  return fail(ErrorCode::kIo, last_error, log_file_);
+  if (options_.tls && secure_port_ == 0) {
+    auto port = pickFreePort();
+    if (!port) return std::unexpected(port.error());
+    secure_port_ = *port;
+  }
+  if (auto st = writeConfig(); !st) return st;
+  return spawn();
+}
+
+Status ZkServer::waitServing(std::chrono::steady_clock::time_point deadline) {
+  bool exited = false;
+  bool ready = waitFor(
+      [&] {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          exited = true;
+          pid_ = -1;
+          return true;
+        }
+        // "ruok" says imok while the server is still loading its data;
+        // "srvr" names a mode only once it serves requests.
+        auto answer = askServer(port_, "srvr", milliseconds(500));
+        return answer && answer->find("Mode: ") != std::string::npos;
+      },
+      deadline, milliseconds(20));
+  if (ready && !exited) return {};
+  if (!exited) {
+    kill9();
+    return fail(ErrorCode::kTimeout, "ZooKeeper did not start serving in time; log tail:\n" + logTail(), log_file_);
+  }
+  return fail(ErrorCode::kIo, "ZooKeeper exited during startup; log tail:\n" + logTail(), log_file_);
+}
+
+Status ZkServer::start() {
+  if (running()) return {};
+  // A freshly picked port can be taken by someone else before the JVM binds
+  // it; then the server exits and we try another one.
+  const bool pick_port = port_ == 0 && options_.client_port == 0;
+  const int attempts = pick_port ? 3 : 1;
+  Status last;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    if (pick_port) {
+      port_ = 0;
+      secure_port_ = 0;
+    }
+    if (auto st = launch(); !st) return st;
+    last = waitServing(std::chrono::steady_clock::now() + options_.start_timeout);
+    if (last || last.error().code == ErrorCode::kTimeout) return last;
+  }
+  return last;
 }
 
 Status ZkServer::stop() {

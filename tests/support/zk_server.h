@@ -39,12 +39,30 @@ struct ZkServerOptions {
   // "user:password" of a digest superuser (may read and write any node);
   // empty: none.
   std::string super_user;
+  // TLS on a secureClientPort next to the plain client port (which stays
+  // for readiness checks and four-letter words). ZooKeeper 3.8 serves TLS
+  // only with the Netty connection factory, and Debian's server needs
+  // netty-codec.jar added to its classpath for that; both are set here.
+  struct Tls {
+    std::string key_store;    // PEM: the server's private key followed by its certificate
+    std::string trust_store;  // PEM: the CA(s) client certificates must chain to
+    bool need_client_auth = true;
+  };
+  std::optional<Tls> tls;
+  // Fixed ports and a server id, for members of an ensemble (ZkEnsemble);
+  // 0 / unset: a free client port is picked and the server runs standalone.
+  int client_port = 0;
+  std::optional<int> server_id;
   // Extra zoo.cfg lines and JVM flags, appended as given.
   std::vector<std::string> extra_config;
   std::vector<std::string> extra_jvm_flags;
   // How long start() waits for the server to serve requests.
   std::chrono::milliseconds start_timeout{20000};
 };
+
+// A loopback port nobody listens on right now (another process may take it
+// before it is used).
+Result<int> pickFreePort();
 
 class ZkServer {
  public:
@@ -57,6 +75,10 @@ class ZkServer {
   // mode), or fails with the tail of the server's log. The first start picks
   // the port.
   Status start();
+  // start() in two halves, for ensembles whose members serve only once a
+  // quorum is up: launch() spawns the JVM, waitServing() waits for it.
+  Status launch();
+  Status waitServing(std::chrono::steady_clock::time_point deadline);
   // SIGTERM, then wait for the process to exit (SIGKILL after 10 s).
   Status stop();
   // SIGKILL and reap: a crash, no clean shutdown.
@@ -68,6 +90,11 @@ class ZkServer {
   int port() const { return port_; }
   // "127.0.0.1:<port>"
   std::string connectString() const;
+  // With options.tls: the secureClientPort and "127.0.0.1:<securePort>".
+  int securePort() const { return secure_port_; }
+  std::string secureConnectString() const;
+  // The JVM's pid (for kill -9 from outside), -1 when not running.
+  pid_t pid() const { return pid_; }
   const std::string& directory() const { return dir_; }
   const std::string& dataDir() const { return data_dir_; }
   const std::string& logFile() const { return log_file_; }
@@ -92,6 +119,7 @@ class ZkServer {
   std::string config_file_;
   std::string log_file_;
   int port_ = 0;
+  int secure_port_ = 0;
   pid_t pid_ = -1;
 };
 

@@ -1,6 +1,7 @@
 #include "support/zk_session.h"
 
 #include "zk/c_client_testing.h"
+#include "zk/native/native_testing.h"
 
 namespace zks::testing {
 
@@ -15,12 +16,14 @@ zk::ConnectOptions testClientOptions(const std::string& connect) {
 
 Result<std::unique_ptr<zk::Client>> connectClient(zk::ConnectOptions options) {
   const auto timeout = options.connect_timeout;
-  auto client = zk::makeCClient(std::move(options));
+  auto client = zk::makeClient(std::move(options));
   if (auto st = client->reopen(timeout); !st) return std::unexpected(st.error());
   return client;
 }
 
 Status expireSession(zk::Client& client, std::chrono::milliseconds timeout) {
+  // Each backend attaches a second connection to the session its own way.
+  if (zk::isNativeClient(client)) return zk::expireNativeSessionForTesting(client, timeout);
   return zk::expireSessionForTesting(client, timeout);
 }
 

@@ -297,6 +297,29 @@ const std::vector<MistakeCase> kMistakes = {
     {"connect with empty entry", "primary:\n  connect: a:1,,b:2\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 2, "has an empty server entry"},
     {"listen without port", kBase + "http:\n  listen: localhost\n", 9, "http.listen 'localhost' is not \"host:port\" (or \"\" for off): it has no ':port'"},
     {"listen port out of range", kBase + "http:\n  listen: 127.0.0.1:99999\n", 9, "has a port outside 0-65535"},
+    // The ZooKeeper client of a site.
+    {"unknown client", "primary:\n  connect: a:1\n  client: zkpython\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
+     "primary.client must be one of native, libzookeeper; got 'zkpython'"},
+    {"tls without ca_file", "primary:\n  connect: a:1\n  tls:\n    cert_file: c.pem\n    key_file: k.pem\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
+     "missing required key 'primary.tls.ca_file'"},
+    {"tls with a cert but no key", "primary: {connect: a:1}\nbackup:\n  connect: b:1\n  tls:\n    ca_file: ca.pem\n    cert_file: c.pem\nsync: {roots: [{source: /a}]}\n", 4,
+     "backup.tls needs both cert_file and key_file, or neither"},
+    {"tls misspelled key", "primary:\n  connect: a:1\n  tls:\n    ca_fil: ca.pem\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 4,
+     "unknown key 'ca_fil' in 'primary.tls'; did you mean 'ca_file'?"},
+    {"tls empty file", "primary:\n  connect: a:1\n  tls:\n    ca_file: \"\"\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 4,
+     "primary.tls.ca_file is empty"},
+    {"tls verify_hostname not a bool", "primary:\n  connect: a:1\n  tls:\n    ca_file: ca.pem\n    verify_hostname: maybe\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 5,
+     "primary.tls.verify_hostname must be true or false, got 'maybe'"},
+    {"tls with libzookeeper", "primary:\n  connect: a:1\n  client: libzookeeper\n  tls:\n    ca_file: ca.pem\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 4,
+     "primary.tls needs client: native (the libzookeeper client has no TLS; see deploy/stunnel"},
+    {"multi_read with libzookeeper", "primary: {connect: a:1}\nbackup:\n  multi_read: false\n  connect: b:1\n  client: libzookeeper\nsync: {roots: [{source: /a}]}\n", 3,
+     "backup.multi_read needs client: native"},
+    {"multi_read not a bool", "primary:\n  connect: a:1\n  multi_read: sometimes\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
+     "primary.multi_read must be true or false, got 'sometimes'"},
+    {"persistent_watches not a bool", "primary:\n  connect: a:1\n  persistent_watches: [yes]\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
+     "primary.persistent_watches must be true or false, got a list"},
+    {"max_packet_bytes too small", "primary:\n  connect: a:1\n  max_packet_bytes: 1000\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
+     "primary.max_packet_bytes must be at least 65536, got 1000"},
     // Syntax.
     {"yaml syntax error", "primary:\n  connect: a:1\n backup: x\n", 3, "YAML syntax error"},
     {"tab indentation", kBase + "log:\n\tlevel: info\n", 9, "YAML syntax error"},
@@ -324,6 +347,50 @@ INSTANTIATE_TEST_SUITE_P(Mistakes, ConfigMistakeTest, ::testing::ValuesIn(kMista
   for (char ch : info.param.name) name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
   return name;
 });
+
+TEST_F(ConfigTest, ClientKeysLoadWithTheirDefaultsAndPathsBesideTheConfig) {
+  auto config = loadConfig(write("c.yaml", kBase));
+  ASSERT_TRUE(config.has_value()) << describeAll(config.error());
+  EXPECT_EQ(config->primary.client, zk::Backend::kNative);
+  EXPECT_FALSE(config->primary.tls);
+  EXPECT_TRUE(config->primary.multi_read);
+  EXPECT_TRUE(config->primary.persistent_watches);
+  EXPECT_EQ(config->primary.max_packet_bytes, 256u << 20);
+
+  config = loadConfig(write("d.yaml",
+                            "primary:\n"
+                            "  connect: a:1\n"
+                            "  client: native\n"
+                            "  tls:\n"
+                            "    ca_file: certs/ca.pem\n"
+                            "    cert_file: /etc/zkstandby/client.pem\n"
+                            "    key_file: certs/client.key\n"
+                            "    verify_hostname: false\n"
+                            "  multi_read: false\n"
+                            "  persistent_watches: false\n"
+                            "  max_packet_bytes: 1048576\n"
+                            "backup:\n"
+                            "  connect: b:1\n"
+                            "  client: libzookeeper\n"
+                            "sync: {roots: [{source: /a}]}\n"));
+  ASSERT_TRUE(config.has_value()) << describeAll(config.error());
+  ASSERT_TRUE(config->primary.tls);
+  EXPECT_EQ(config->primary.tls->ca_file, (dir_ / "certs/ca.pem").string());
+  EXPECT_EQ(config->primary.tls->cert_file, "/etc/zkstandby/client.pem");
+  EXPECT_EQ(config->primary.tls->key_file, (dir_ / "certs/client.key").string());
+  EXPECT_FALSE(config->primary.tls->verify_hostname);
+  EXPECT_FALSE(config->primary.multi_read);
+  EXPECT_FALSE(config->primary.persistent_watches);
+  EXPECT_EQ(config->primary.max_packet_bytes, 1048576u);
+  EXPECT_EQ(config->backup.client, zk::Backend::kLibzookeeper);
+
+  // A CA alone is enough (a server with ssl.clientAuth=none).
+  config = loadConfig(write("e.yaml", "primary:\n  connect: a:1\n  tls: {ca_file: ca.pem}\nbackup: {connect: b:1}\n"
+                                      "sync: {roots: [{source: /a}]}\n"));
+  ASSERT_TRUE(config.has_value()) << describeAll(config.error());
+  EXPECT_TRUE(config->primary.tls->verify_hostname);
+  EXPECT_TRUE(config->primary.tls->cert_file.empty());
+}
 
 TEST_F(ConfigTest, ThreeMistakesGiveThreeProblemsWithTheirLines) {
   fs::path path = kTestdata / "three_mistakes.yaml";
@@ -442,6 +509,30 @@ TEST_F(ConnectOptionsTest, CopiesTheSiteSettings) {
   EXPECT_EQ(options->max_in_flight, 77u);
   EXPECT_EQ(options->name, "backup");
   EXPECT_TRUE(options->auth.empty());
+}
+
+TEST_F(ConnectOptionsTest, CarriesTheClientSettings) {
+  SiteConfig s = site();
+  auto defaults = connectOptions(s, "primary");
+  ASSERT_TRUE(defaults.has_value());
+  EXPECT_EQ(defaults->backend, zk::Backend::kNative);
+  EXPECT_FALSE(defaults->tls.enabled());
+  s.client = zk::Backend::kLibzookeeper;
+  s.tls = TlsConfig{"/ca.pem", "/c.pem", "/k.pem", false};
+  s.multi_read = false;
+  s.persistent_watches = false;
+  s.max_packet_bytes = 1 << 20;
+  auto options = connectOptions(s, "primary");
+  ASSERT_TRUE(options.has_value());
+  EXPECT_EQ(options->backend, zk::Backend::kLibzookeeper);
+  EXPECT_TRUE(options->tls.enabled());
+  EXPECT_EQ(options->tls.ca_file, "/ca.pem");
+  EXPECT_EQ(options->tls.cert_file, "/c.pem");
+  EXPECT_EQ(options->tls.key_file, "/k.pem");
+  EXPECT_FALSE(options->tls.verify_hostname);
+  EXPECT_FALSE(options->multi_read);
+  EXPECT_FALSE(options->persistent_watches);
+  EXPECT_EQ(options->max_packet_bytes, 1u << 20);
 }
 
 TEST_F(ConnectOptionsTest, ReadsCredentialsFromFileAndEnvironment) {
