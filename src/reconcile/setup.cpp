@@ -7,6 +7,7 @@
 #include "mapping/glob.h"
 #include "mapping/path.h"
 #include "reconcile/mapping_adapter.h"
+#include "reconcile/read_sessions.h"
 
 namespace zks::reconcile {
 
@@ -83,13 +84,31 @@ std::expected<Engine, std::vector<std::string>> buildEngine(config::Config confi
   return engine;
 }
 
+namespace {
+
+// The site's client: one session, or with max_read_sessions > 1 that many,
+// the extra ones only for getACL (ReadSessions).
+std::unique_ptr<zk::Client> siteClient(const config::SiteConfig& site, const zk::ConnectOptions& options) {
+  auto main = zk::makeClient(options);
+  if (site.max_read_sessions <= 1) return main;
+  std::vector<std::unique_ptr<zk::Client>> extra;
+  for (int i = 1; i < site.max_read_sessions; ++i) {
+    auto o = options;
+    o.name = options.name + "-read" + std::to_string(i);
+    extra.push_back(zk::makeClient(o));
+  }
+  return std::make_unique<ReadSessions>(std::move(main), std::move(extra));
+}
+
+}  // namespace
+
 Result<Sites> connectSites(const config::Config& config, bool reverse) {
   auto primary_options = config::connectOptions(config.primary, "primary");
   if (!primary_options) return std::unexpected(primary_options.error());
   auto backup_options = config::connectOptions(config.backup, "backup");
   if (!backup_options) return std::unexpected(backup_options.error());
-  auto primary = zk::makeClient(*primary_options);
-  auto backup = zk::makeClient(*backup_options);
+  auto primary = siteClient(config.primary, *primary_options);
+  auto backup = siteClient(config.backup, *backup_options);
   auto open = [](zk::Client* c, std::chrono::milliseconds t) { return c->reopen(t); };
   auto p = std::async(std::launch::async, open, primary.get(), primary_options->connect_timeout);
   auto b = std::async(std::launch::async, open, backup.get(), backup_options->connect_timeout);

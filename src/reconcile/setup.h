@@ -35,7 +35,8 @@ struct Sites {
   std::unique_ptr<zk::Client> read;
   std::unique_ptr<zk::Client> write;
 };
-// Connects both sites at once, each within its connect_timeout_ms.
+// Connects both sites at once, each within its connect_timeout_ms. A site
+// with max_read_sessions > 1 gets that many sessions (ReadSessions).
 Result<Sites> connectSites(const config::Config& config, bool reverse);
 
 struct PassesSummary {

@@ -432,3 +432,44 @@ TEST_F(ReconcileBulkTest, APassWithAFailedReadSweepsNothing) {
 
 }  // namespace
 }  // namespace zks::reconcile
+
+#include "reconcile/read_sessions.h"
+
+namespace zks::reconcile {
+namespace {
+
+// max_read_sessions: a copy pass spreads its getACLs over every session of
+// the primary, and everything else stays on the main one.
+TEST_F(ReconcileBulkTest, ExtraReadSessionsCarryOnlyGetAcl) {
+  seed(300);
+  FakeClient main_fake(primary_server), extra_fake1(primary_server), extra_fake2(primary_server);
+  auto main = std::make_unique<CountingClient>(main_fake);
+  auto* main_counts = main.get();
+  std::vector<std::unique_ptr<zk::Client>> extra;
+  std::vector<CountingClient*> extra_counts;
+  for (FakeClient* f : {&extra_fake1, &extra_fake2}) {
+    auto c = std::make_unique<CountingClient>(*f);
+    extra_counts.push_back(c.get());
+    extra.push_back(std::move(c));
+  }
+  ReadSessions primary(std::move(main), std::move(extra));
+  ASSERT_EQ(primary.sessions(), 3u);
+  FakeClient backup(backup_server);
+  auto o = options();
+  o.policies.acls = plan::AclPolicy::kCopy;
+  auto report = pass(primary, backup, o);
+  EXPECT_TRUE(report.converged());
+  EXPECT_EQ(tree(*backup_server, "/zms"), tree(*primary_server, "/zms"));
+  const size_t nodes = tree(*primary_server, "/zms").size();
+  size_t acls = main_counts->acls;
+  for (auto* c : extra_counts) {
+    EXPECT_GE(c->acls.load(), nodes / 3 - 1) << "round robin";
+    EXPECT_EQ(c->multi_reads.load() + c->singleReads(), 0u) << "data and listings stay on the main session";
+    acls += c->acls;
+  }
+  EXPECT_EQ(acls, nodes) << "one getACL per primary node, over the three sessions";
+  EXPECT_GT(main_counts->multi_reads.load(), 0u);
+}
+
+}  // namespace
+}  // namespace zks::reconcile
