@@ -106,6 +106,28 @@ bool Reconciler::mayPlan(const Node& node, const std::string& backup_path) {
 // ---- listings ----
 
 void Reconciler::queueListing(const DirPtr& dir) {
+  dir->big = std::max(dir->primary_hint, dir->backup_hint) > kBigListing;
+  if (dir->big) {
+    if (!mayStartBig(*dir)) {
+      big_waiting_.push_back(dir);
+      return;
+    }
+    big_active_.push_back(dir);
+  }
+  startListing(dir);
+}
+
+// Big directories one at a time, except one below another (which must not
+// wait for its ancestor to finish: that would wait for it in turn).
+bool Reconciler::mayStartBig(const Dir& dir) const {
+  return std::all_of(big_active_.begin(), big_active_.end(), [&](const DirPtr& active) {
+    const std::string& above = active->primary_path;
+    return dir.primary_path.size() > above.size() && dir.primary_path.starts_with(above) &&
+           (above == "/" || dir.primary_path[above.size()] == '/');
+  });
+}
+
+void Reconciler::startListing(const DirPtr& dir) {
   dir->listings_out = static_cast<uint8_t>(dir->list_primary + dir->list_backup);
   if (dir->listings_out == 0) {
     listed(dir);
@@ -113,7 +135,7 @@ void Reconciler::queueListing(const DirPtr& dir) {
   }
   if (dir->list_primary) primary_lists_.push_back(dir);
   if (dir->list_backup) {
-    dir->backup_deferred = dir->list_primary && dir->backup_hint > kBigListing && dir->primary_hint > kBigListing;
+    dir->backup_deferred = dir->list_primary && dir->big;
     if (!dir->backup_deferred) backup_lists_.push_back(dir);
   }
 }
@@ -624,6 +646,20 @@ void Reconciler::dirDone(const DirPtr& dir) {
   } else if (dir->suppress_deletes && unclaimed > 0) {
     spdlog::warn("not deleting {} unmatched backup children of {}: its walk was incomplete", unclaimed,
                  dir->backup_path);
+  }
+  if (dir->big) {
+    std::erase(big_active_, dir);
+    // The next big directories may go.
+    auto waiting = std::move(big_waiting_);
+    big_waiting_.clear();
+    for (auto& next : waiting) {
+      if (mayStartBig(*next)) {
+        big_active_.push_back(next);
+        startListing(next);
+      } else {
+        big_waiting_.push_back(next);
+      }
+    }
   }
   // The names are not needed any more (a big directory's are megabytes).
   dir->primary = NameList();

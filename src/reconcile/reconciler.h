@@ -221,6 +221,8 @@ class Reconciler {
 
   // ---- the walk (reconciler.cpp) ----
   void queueListing(const DirPtr& dir);
+  void startListing(const DirPtr& dir);
+  bool mayStartBig(const Dir& dir) const;
   void onPrimaryListed(const DirPtr& dir, zk::ReadResult r, uint64_t seq);
   void onBackupListed(const DirPtr& dir, zk::ReadResult r);
   void listed(const DirPtr& dir);
@@ -298,6 +300,8 @@ class Reconciler {
   std::vector<DirPtr> dirs_;
   // Waiting for a read slot: directories to list, nodes whose backup copy
   // to read, orphans to read and list.
+  std::vector<DirPtr> big_active_;   // big directories being walked (each an ancestor of the next)
+  std::vector<DirPtr> big_waiting_;  // big directories waiting for their turn
   std::vector<DirPtr> primary_lists_;
   std::vector<DirPtr> backup_lists_;
   std::vector<NodePtr> backup_reads_;

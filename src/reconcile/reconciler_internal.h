@@ -28,8 +28,11 @@ struct Reconciler::Dir {
   // when its node is new, absent or a leaf.
   bool list_primary = true;
   bool list_backup = true;
-  // A big backup listing waits for the primary's to be in (two replies of
-  // 500,000 names each need not be in memory at once).
+  // A directory of more than kBigListing children: its listings are
+  // megabytes. Big directories are walked one at a time (or nested), and
+  // the backup listing of one waits for the primary's to be in, so that at
+  // most one big reply is being decoded at any moment.
+  bool big = false;
   bool backup_deferred = false;
   // An event pass over a directory: its backup children were not listed
   // (they may exist). Known children are left to their own events.
