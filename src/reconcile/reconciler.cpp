@@ -366,10 +366,9 @@ void Reconciler::mapNode(const NodePtr& node) {
   }
   bool listed_here = false;
   if (!root) {
-    listed_here = dir.backup.find(backup_name) != NameList::npos;
     // Two primary nodes that map to one backup path: the first keeps it, the
     // second is reported and not written (SPEC 3, path collisions).
-    if (auto first = claim(node, backup_name)) {
+    if (auto first = claim(node, backup_name, listed_here)) {
       ++report_.conflicts;
       recordReport(plan::Change{.kind = plan::ChangeKind::kConflict,
                                 .path = backup_path,
@@ -501,25 +500,28 @@ void Reconciler::planNode(const NodePtr& node) {
   }
   bool can_descend = true;
   auto changes = plan::planNode(desired, backup, options_.policies);
-  auto writes = std::make_shared<NodeWrites>(NodeWrites{source_path, primary_stat, 0, false});
+  size_t write_count = 0;
+  bool failed = false;
   for (auto& c : changes) {
     if (plan::isWrite(c)) {
-      ++writes->pending;
+      ++write_count;
       c.drift = drift;
     }
     if (c.kind == plan::ChangeKind::kCreate) child_acl = c.acl;
     if (c.kind == plan::ChangeKind::kConflict) {
       can_descend = false;
-      writes->failed = true;
+      failed = true;
     }
   }
   if (!mayPlan(*node, desired.path)) {
     // A newer read of this node was planned meanwhile (FIFO rule): this
     // older one writes nothing and leaves the index to it. Its children
     // are still walked: each has its own read.
-    if (writes->pending > 0) ++report_.superseded;
+    if (write_count > 0) ++report_.superseded;
   } else {
-    if (writes->pending == 0) settleIndex(source_path, primary_stat, !writes->failed);
+    if (write_count == 0) settleIndex(source_path, primary_stat, !failed);
+    auto writes = write_count == 0 ? nullptr
+                                   : std::make_shared<NodeWrites>(NodeWrites{source_path, primary_stat, write_count, failed});
     for (auto& change : changes) {
       if (plan::isWrite(change)) {
         emit(std::move(change), writes);
@@ -591,15 +593,25 @@ void Reconciler::descend(const NodePtr& node, const std::string& backup_path, bo
 // ---- claims ----
 
 bool Reconciler::claimListed(Dir& dir, std::string_view backup_name) {
-  const size_t at = dir.backup.find(backup_name);
+  // Children are read in name order and mostly keep their names: the next
+  // one is usually where the last one was found, or just after.
+  size_t at = NameList::npos;
+  for (size_t i = dir.backup_cursor; i < dir.backup.size() && i < dir.backup_cursor + 2; ++i) {
+    if (dir.backup[i] == backup_name) {
+      at = i;
+      break;
+    }
+  }
+  if (at == NameList::npos) at = dir.backup.find(backup_name);
   if (at == NameList::npos) return false;
   dir.backup_claimed[at] = true;
+  dir.backup_cursor = at + 1;
   return true;
 }
 
-std::optional<std::string> Reconciler::claim(const NodePtr& node, const std::string& backup_name) {
+std::optional<std::string> Reconciler::claim(const NodePtr& node, const std::string& backup_name, bool& listed) {
   Dir& dir = *node->dir;
-  claimListed(dir, backup_name);
+  listed = claimListed(dir, backup_name);
   const std::string_view own = dir.primary[node->child];
   if (auto it = dir.renamed.find(backup_name); it != dir.renamed.end()) return it->second;
   if (backup_name == own) {

@@ -244,7 +244,8 @@ class Reconciler {
   // The backup name `node` maps to is claimed in its directory; a second
   // primary node mapping to it is a conflict (the first keeps it). Returns
   // the first claimant's primary path on a conflict.
-  std::optional<std::string> claim(const NodePtr& node, const std::string& backup_name);
+  // `listed`: the backup listing holds the name.
+  std::optional<std::string> claim(const NodePtr& node, const std::string& backup_name, bool& listed);
   // Marks `backup_name` in `dir`'s backup listing as having a counterpart;
   // false when the listing does not hold it.
   bool claimListed(Dir& dir, std::string_view backup_name);

@@ -50,6 +50,7 @@ struct Reconciler::Dir {
   NameList backup;
   std::vector<bool> backup_claimed;    // per backup name: a primary child maps to it
   std::vector<bool> identity_claimed;  // per primary child: planned under its own name
+  size_t backup_cursor = 0;  // where the next claimed backup name probably is (children come in order)
   // Backup names claimed by primary children of another name (a mapping
   // rename) -> that child's path. Empty unless the mapping renames here.
   std::unordered_map<std::string, std::string> renamed;
@@ -119,7 +120,8 @@ struct Reconciler::ReadBatch {
   explicit ReadBatch(Kind k) : kind(k) {}
   bool primary() const { return kind == Kind::kPrimaryData || kind == Kind::kPrimaryList; }
   Kind kind;
-  std::vector<zk::ReadOp> ops;
+  std::vector<zk::ReadOp> ops;  // handed to the client by a multiRead (size() then in `count`)
+  size_t count = 0;
   size_t bytes = 0;  // expected reply bytes
   std::vector<NodePtr> nodes;
   std::vector<DirPtr> dirs;

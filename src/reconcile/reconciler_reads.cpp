@@ -155,7 +155,8 @@ void Reconciler::issue(std::shared_ptr<ReadBatch> batch) {
   zk::Client& client = primary ? primary_ : backup_;
   ++(primary ? primary_batches_ : backup_batches_);
   ++reads_out_;
-  report_.reads += batch->ops.size();
+  batch->count = batch->ops.size();
+  report_.reads += batch->count;
   // Watches cannot ride in a multiRead, and a backend (or server) without
   // multiRead would only emulate it: single reads, each numbered as the
   // reply it is.
@@ -164,16 +165,18 @@ void Reconciler::issue(std::shared_ptr<ReadBatch> batch) {
     issueSingles(std::move(batch), watch);
     return;
   }
-  auto ops = batch->ops;  // the paths stay with the batch for its answers
+  // The answers are matched by position; the paths stay with the nodes,
+  // directories and orphans of the batch.
+  auto ops = std::move(batch->ops);
   client.multiRead(std::move(ops), [this, loop = &loop_, alive = alive_, batch](zk::MultiReadResult r) mutable {
     loop->post([this, alive, batch = std::move(batch), r = std::move(r)]() mutable {
       if (!*alive) return;
-      if (r.code == zk::Code::kOk && r.results.size() == batch->ops.size()) {
+      if (r.code == zk::Code::kOk && r.results.size() == batch->count) {
         batch->results = std::move(r.results);
       } else {
         // Not answered (connection loss, ...): every op failed with it.
         const zk::Code code = r.code == zk::Code::kOk ? zk::Code::kMarshallingError : r.code;
-        batch->results.assign(batch->ops.size(), zk::ReadResult{.code = code});
+        batch->results.assign(batch->count, zk::ReadResult{.code = code});
       }
       if (batch->primary() && options_.next_read_seq) batch->seqs.push_back(options_.next_read_seq());
       onBatch(batch);
@@ -220,7 +223,7 @@ void Reconciler::issueSingles(std::shared_ptr<ReadBatch> batch, bool watch) {
 void Reconciler::onBatch(const std::shared_ptr<ReadBatch>& batch) {
   --(batch->primary() ? primary_batches_ : backup_batches_);
   --reads_out_;
-  const size_t n = batch->ops.size();
+  const size_t n = batch->count;
   for (size_t i = 0; i < n; ++i) {
     zk::ReadResult& r = batch->results[i];
     switch (batch->kind) {
