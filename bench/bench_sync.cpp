@@ -468,14 +468,18 @@ void printSyncTable(const std::vector<Row>& rows) {
   std::printf("\n");
 }
 
-// Issue 10's targets, each met or missed with its figure.
+// Issue 10's targets, each met or missed with its figure. The sync targets
+// are set for the 1M tree; at other sizes the figures are shown for
+// information (at 100k the sync's fixed memory, ~20 MB, dominates).
 void printTargets(const std::vector<ReadWay>& ways, const std::vector<Row>& rows) {
   std::printf("| target (issue 10) | figure | met |\n|:--|:--|:--|\n");
-  auto verdict = [](bool met) { return met ? "met" : "**missed**"; };
+  const bool at_scale = !rows.empty() && rows.front().nodes >= 1000000;
+  auto verdict = [at_scale](bool met) { return !at_scale ? "(set for 1M)" : met ? "met" : "**missed**"; };
   for (const auto& w : ways) {
     if (w.name.find("multiRead") == std::string::npos) continue;
     const double us = w.run.clientMicrosPerNode();
-    std::printf("| client CPU per node read with multiRead ≤ 3 µs | %.2f µs | %s |\n", us, verdict(us <= 3.0));
+    std::printf("| client CPU per node read with multiRead ≤ 3 µs | %.2f µs | %s |\n", us,
+                us <= 3.0 ? "met" : "**missed**");
   }
   for (const auto& r : rows) {
     const double first = r.first_sync / r.firstFloor();
