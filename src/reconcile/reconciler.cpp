@@ -489,7 +489,6 @@ void Reconciler::planNode(const NodePtr& node) {
   const std::string& source_path = node->source_path;
   const zk::Stat& primary_stat = node->stat;
   const int32_t backup_children = backup ? backup->stat.num_children : 0;
-  std::optional<zk::AclList> child_acl = backup ? backup->acl : std::nullopt;
   if (options_.on_replicated_node) options_.on_replicated_node(desired.path, primary_stat);
   // Writes to a node the replicator had copied and the primary has not
   // changed since: the backup drifted.
@@ -499,20 +498,29 @@ void Reconciler::planNode(const NodePtr& node) {
     drift = entry && entry->replicated && entry->sameContent(primary_stat);
   }
   bool can_descend = true;
-  auto changes = plan::planNode(desired, backup, options_.policies);
+  // node->desired, not `desired`: a DesiredNode would be copied into the optional.
+  auto changes = plan::planNode(node->desired, backup, options_.policies);
   size_t write_count = 0;
   bool failed = false;
+  // The ACL the backup node has (read) or gets (created): creates below
+  // that take their parent's ACL need it.
+  const zk::AclList* child_acl = backup && backup->acl ? &*backup->acl : nullptr;
   for (auto& c : changes) {
     if (plan::isWrite(c)) {
       ++write_count;
       c.drift = drift;
     }
-    if (c.kind == plan::ChangeKind::kCreate) child_acl = c.acl;
+    if (c.kind == plan::ChangeKind::kCreate) child_acl = &c.acl;
     if (c.kind == plan::ChangeKind::kConflict) {
       can_descend = false;
       failed = true;
     }
   }
+  const bool walk_children =
+      can_descend && !(options_.root_only && dir->root) &&
+      (primary_stat.num_children > 0 || backup_children > 0 || options_.watch_primary);
+  std::optional<zk::AclList> children_acl;
+  if (walk_children && child_acl) children_acl = *child_acl;
   if (!mayPlan(*node, desired.path)) {
     // A newer read of this node was planned meanwhile (FIFO rule): this
     // older one writes nothing and leaves the index to it. Its children
@@ -535,10 +543,9 @@ void Reconciler::planNode(const NodePtr& node) {
       }
     }
   }
-  if (options_.root_only && dir->root) can_descend = false;
-  if (can_descend && (primary_stat.num_children > 0 || backup_children > 0 || options_.watch_primary)) {
+  if (walk_children) {
     descend(node, desired.path, primary_stat.num_children > 0 || options_.watch_primary,
-            backup.has_value() && backup_children > 0, false, backup_children, std::move(child_acl));
+            backup.has_value() && backup_children > 0, false, backup_children, std::move(children_acl));
   }
   nodeDone(node);
 }

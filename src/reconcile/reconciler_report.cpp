@@ -62,6 +62,8 @@ void Reconciler::emit(plan::Change change, std::shared_ptr<NodeWrites> node) {
     if (!*alive) return;
     --writes_pending_;
     onOutcome(o, node);
+    // Reading waits while too many writes are pending: it may go on.
+    const bool resume_reading = writes_pending_ + 1 == options_.max_pending_writes;
     if (node && --node->pending == 0) {
       if (!node->failed) {
         settleIndex(node->source_path, node->stat, true);
@@ -74,7 +76,7 @@ void Reconciler::emit(plan::Change change, std::shared_ptr<NodeWrites> node) {
         options_.index->put(node->source_path, IndexEntry::of(node->stat, false));
       }
     }
-    pump();
+    if (resume_reading) pump();
   });
 }
 
@@ -150,10 +152,13 @@ void Reconciler::reportHeld(const std::string& source_path) {
 }
 
 void Reconciler::onOutcome(const apply::Outcome& outcome, const std::shared_ptr<NodeWrites>& node) {
-  // The applier is mid-callback; look at the finish line once it is done.
-  loop_.post([this, alive = alive_] {
-    if (*alive) maybeFinish();
-  });
+  // The last answer may end the pass; the applier is mid-callback, so the
+  // finish line is looked at once it is done.
+  if (writes_pending_ == 0) {
+    loop_.post([this, alive = alive_] {
+      if (*alive) maybeFinish();
+    });
+  }
   if (outcome.kind != apply::OutcomeKind::kApplied && node) node->failed = true;
   switch (outcome.kind) {
     case apply::OutcomeKind::kApplied:
