@@ -151,5 +151,7 @@ class Applier {
 
 // The ZooKeeper op that carries out a write change.
 zk::Op toOp(const plan::Change& change);
+// zk::serializedSize(toOp(change)), without building the op.
+size_t requestBytes(const plan::Change& change);
 
 }  // namespace zks::apply

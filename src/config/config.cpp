@@ -289,6 +289,10 @@ class Loader {
                       native_only.emplace_back(v.line, v.name);
                       if (auto n = integer(v, 65536, INT32_MAX)) site.max_packet_bytes = static_cast<size_t>(*n);
                     }},
+                   {"max_read_sessions",
+                    [this, &site](const Field& v) {
+                      if (auto n = integer(v, 1, 16)) site.max_read_sessions = static_cast<int>(*n);
+                    }},
                });
     // The packaged C client has no TLS and knows neither multiRead nor
     // addWatch: these keys would be silently ignored with it.

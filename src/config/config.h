@@ -48,6 +48,11 @@ struct SiteConfig {
   bool multi_read = true;
   bool persistent_watches = true;
   size_t max_packet_bytes = 256u << 20;
+  // Sessions a full reconcile opens to this site when it reads it (sync,
+  // diff): the first carries everything, the others only getACL requests,
+  // which multiRead cannot batch (acls: copy). Each extra session is more
+  // load on the site's servers.
+  int max_read_sessions = 1;
 };
 
 struct RootConfig {

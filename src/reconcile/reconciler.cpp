@@ -1,99 +1,36 @@
+// The Reconciler's walk: directories listed, children read, mapped,
+// compared with their backup copies and planned; orphans found and deleted
+// at the end. Reads go through the batches of reconciler_reads.cpp.
+
 #include "reconcile/reconciler.h"
 
 #include <spdlog/spdlog.h>
 
-#include <unordered_map>
-#include <unordered_set>
+#include <algorithm>
 
-#include "plan/delete_guard.h"
+#include "reconcile/reconciler_internal.h"
 
 namespace zks::reconcile {
 
 namespace {
+// A listing expected to hold more names than this waits for the other
+// side's: two replies of this size need not be decoded at once.
+constexpr int32_t kBigListing = 20000;
+}  // namespace
 
-std::string join(const std::string& parent, const std::string& name) {
-  return parent == "/" ? "/" + name : parent + "/" + name;
+std::string joinPath(const std::string& parent, std::string_view name) {
+  std::string out;
+  out.reserve(parent.size() + 1 + name.size());
+  if (parent != "/") out.append(parent);
+  out.push_back('/');
+  out.append(name);
+  return out;
 }
 
 std::string lastSegment(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
-
-}  // namespace
-
-std::string_view resultName(ReconcileResult result) {
-  switch (result) {
-    case ReconcileResult::kConverged: return "converged";
-    case ReconcileResult::kConvergedExceptReported: return "converged_except_reported";
-    case ReconcileResult::kNotConverged: return "not_converged";
-  }
-  return "not_converged";
-}
-
-bool ReconcileReport::anyReported() const {
-  return mapping_failures || too_large || unreadable || backup_unreadable || redacted_acls || parked || blocked ||
-         held_by_ephemeral;
-}
-
-ReconcileResult ReconcileReport::result() const {
-  if (fenced || error || guard_tripped) return ReconcileResult::kNotConverged;
-  if (refused || unknown || conflicts || acl_unknown) return ReconcileResult::kNotConverged;
-  return anyReported() ? ReconcileResult::kConvergedExceptReported : ReconcileResult::kConverged;
-}
-
-size_t ReconcileReport::reportedNodes() const {
-  std::unordered_set<std::string_view> paths;
-  for (const auto& c : changes) {
-    if (c.reported) paths.insert(c.path);
-  }
-  return paths.size();
-}
-
-// A directory pair being walked: the primary node's children against its
-// backup counterpart's children.
-struct Reconciler::Dir {
-  std::string primary_path;
-  std::string backup_path;
-  bool list_backup = true;      // false when the backup node is new or absent
-  // An event pass over a directory: its backup children were not listed
-  // (they may exist). Known children are left to their own events.
-  bool backup_unlisted = false;
-  const Root* root = nullptr;   // set for the virtual parent of a root
-  bool primary_listed = false;
-  bool backup_listed = false;
-  std::vector<std::string> primary_children;
-  size_t next_child = 0;
-  std::unordered_set<std::string> backup_children;  // names not yet claimed by a primary child
-  std::unordered_map<std::string, std::string> claimed;  // backup name -> the primary path that maps to it
-  size_t pending = 0;           // children issued and not finished
-  bool suppress_deletes = false;
-  // The backup node's ACL when known (read, or set by our create), and the
-  // creates waiting for it to be read (withBackupDirAcl).
-  std::optional<zk::AclList> backup_acl;
-  std::vector<std::function<void(const zk::AclList*)>> acl_waiters;
-};
-
-// A backup node with no primary counterpart, and its subtree.
-struct Reconciler::Orphan {
-  std::shared_ptr<Orphan> parent;
-  std::string path;
-  std::string data;
-  zk::Stat stat;
-  size_t pending = 0;
-  bool blocked = false;
-  std::string blocked_by;
-};
-
-// The writes one primary node needs; when all have landed the node is
-// settled in the index, when one did not it is dropped from it.
-struct Reconciler::NodeWrites {
-  std::string source_path;
-  zk::Stat stat;
-  size_t pending = 0;
-  bool failed = false;
-  bool retry = false;  // a failure a re-read and re-plan may settle (else: parked)
-};
 
 Reconciler::Reconciler(EventLoop& loop, zk::Client& primary, zk::Client& backup, ReconcileOptions options)
     : loop_(loop), primary_(primary), backup_(backup), options_(std::move(options)) {
@@ -102,21 +39,27 @@ Reconciler::Reconciler(EventLoop& loop, zk::Client& primary, zk::Client& backup,
   }
   if (!options_.excluded_primary) options_.excluded_primary = [](const std::string&) { return false; };
   if (!options_.protected_backup) options_.protected_backup = [](const std::string&) { return false; };
+  options_.read_batch_ops = std::max<size_t>(1, options_.read_batch_ops);
+  options_.read_batches_in_flight = std::max<size_t>(1, options_.read_batches_in_flight);
+  options_.max_outstanding_reads = std::max<size_t>(1, options_.max_outstanding_reads);
 }
 
 Reconciler::~Reconciler() { *alive_ = false; }
 
 void Reconciler::start() {
+  // A full pass marks what it sees in the index; a complete one then drops
+  // what it did not see (nodes gone from the primary).
+  sweep_ = options_.index && !options_.dry_run && !options_.event_pass;
+  if (sweep_) options_.index->beginSweep();
   // Each root is the only child of a virtual directory, so that roots go
   // through the same read-map-plan path as every other node.
   for (const auto& root : options_.roots) {
     auto dir = std::make_shared<Dir>();
     dir->root = &root;
-    dir->primary_listed = dir->backup_listed = true;
-    dir->list_backup = false;
-    dir->primary_children = {lastSegment(root.source)};
+    dir->list_primary = dir->list_backup = false;
+    dir->primary = NameList(std::vector<std::string>{lastSegment(root.source)});
     ++open_work_;
-    dirs_to_list_.push_back(dir);
+    listed(dir);
   }
   pump();
   maybeFinish();
@@ -135,246 +78,236 @@ void Reconciler::scheduleFlush() {
   });
 }
 
-void Reconciler::countRead() {
-  ++report_.reads;
+bool Reconciler::trusted(const Dir& dir) const {
+  // A data event names a node that moved: it is read at once, not compared.
+  return options_.index && options_.trust_index && !options_.dry_run && !isDataEventRoot(dir);
 }
 
-void Reconciler::get(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::GetResult)> then) {
-  ++outstanding_;
-  countRead();
-  c.get(path, watch, [this, loop = &loop_, alive = alive_, then = std::move(then)](zk::GetResult r) mutable {
-    loop->post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
-      if (!*alive) return;
-      --outstanding_;
-      then(std::move(r));
-      pump();
-      maybeFinish();
-    });
-  });
+bool Reconciler::isDataEventRoot(const Dir& dir) const {
+  return options_.event_pass && options_.root_only && dir.root != nullptr;
 }
 
-void Reconciler::exists(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::StatResult)> then) {
-  ++outstanding_;
-  countRead();
-  c.exists(path, watch, [this, loop = &loop_, alive = alive_, then = std::move(then)](zk::StatResult r) mutable {
-    loop->post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
-      if (!*alive) return;
-      --outstanding_;
-      then(std::move(r));
-      pump();
-      maybeFinish();
-    });
-  });
+MappedNode Reconciler::mapPath(const std::string& source_path) const {
+  return options_.mapper ? options_.mapper(source_path, "") : MappedNode{true, source_path, "", {}, {}};
 }
 
-void Reconciler::getAcl(zk::Client& c, const std::string& path, std::function<void(zk::AclResult)> then) {
-  ++outstanding_;
-  countRead();
-  c.getAcl(path, [this, loop = &loop_, alive = alive_, then = std::move(then)](zk::AclResult r) mutable {
-    loop->post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
-      if (!*alive) return;
-      --outstanding_;
-      then(std::move(r));
-      pump();
-      maybeFinish();
-    });
-  });
+std::string Reconciler::backupPathOf(const Dir& dir, const std::string& source_path,
+                                     const std::string& mapped_path) const {
+  // The walk maps one level at a time: the backup parent is already known,
+  // only this node's own name can change.
+  if (dir.root) return dir.root->target;
+  return joinPath(dir.backup_path, lastSegment(mapped_path.empty() ? source_path : mapped_path));
 }
 
-void Reconciler::children(zk::Client& c, const std::string& path, bool watch,
-                          std::function<void(zk::ChildrenResult)> then) {
-  ++outstanding_;
-  countRead();
-  c.getChildren(path, watch, [this, loop = &loop_, alive = alive_, then = std::move(then)](zk::ChildrenResult r) mutable {
-    loop->post([this, alive, then = std::move(then), r = std::move(r)]() mutable {
-      if (!*alive) return;
-      --outstanding_;
-      then(std::move(r));
-      pump();
-      maybeFinish();
-    });
-  });
+bool Reconciler::mayPlan(const Node& node, const std::string& backup_path) {
+  return !options_.may_plan || options_.may_plan(node.source_path, backup_path, node.seq);
 }
 
-// Issues reads while the window has room: children of listed directories
-// first (depth first keeps the frontier small), then new listings.
-void Reconciler::pump() {
-  // Backpressure: reading stops while the writes it produced wait to be sent,
-  // so a slow backup bounds memory instead of growing a queue.
-  while (outstanding_ < options_.max_outstanding_reads && !dirs_to_list_.empty() &&
-         writes_pending_ < options_.max_pending_writes) {
-    auto dir = dirs_to_list_.back();
-    if (!dir->primary_listed || !dir->backup_listed) {
-      dirs_to_list_.pop_back();
-      listDir(dir);
-      continue;
+// ---- listings ----
+
+void Reconciler::queueListing(const DirPtr& dir) {
+  dir->big = std::max(dir->primary_hint, dir->backup_hint) > kBigListing;
+  if (dir->big) {
+    if (!mayStartBig(*dir)) {
+      big_waiting_.push_back(dir);
+      return;
     }
-    if (dir->next_child < dir->primary_children.size()) {
-      std::string name = dir->primary_children[dir->next_child++];
-      ++dir->pending;
-      readPrimaryChild(dir, std::move(name));
-      continue;
-    }
-    dirs_to_list_.pop_back();
-    if (dir->pending == 0) dirDone(dir);
+    big_active_.push_back(dir);
   }
-  if (writes_pending_ >= options_.max_pending_writes) applier()->flush();
+  startListing(dir);
 }
 
-void Reconciler::listDir(std::shared_ptr<Dir> dir) {
-  children(primary_, dir->primary_path, options_.watch_primary, [this, dir](zk::ChildrenResult r) {
-    if (r.code == zk::Code::kOk) {
-      dir->primary_children = std::move(r.children);
-      std::sort(dir->primary_children.begin(), dir->primary_children.end());
-    } else if (r.code != zk::Code::kNoNode) {
-      readFailed(r.code, dir->primary_path, "list primary children", true);
-      dir->suppress_deletes = true;
-    }
-    dir->primary_listed = true;
-    onListed(dir);
+// Big directories one at a time, except one below another (which must not
+// wait for its ancestor to finish: that would wait for it in turn).
+bool Reconciler::mayStartBig(const Dir& dir) const {
+  return std::all_of(big_active_.begin(), big_active_.end(), [&](const DirPtr& active) {
+    const std::string& above = active->primary_path;
+    return dir.primary_path.size() > above.size() && dir.primary_path.starts_with(above) &&
+           (above == "/" || dir.primary_path[above.size()] == '/');
   });
+}
+
+void Reconciler::startListing(const DirPtr& dir) {
+  dir->listings_out = static_cast<uint8_t>(dir->list_primary + dir->list_backup);
+  if (dir->listings_out == 0) {
+    listed(dir);
+    return;
+  }
+  if (dir->list_primary) primary_lists_.push_back(dir);
   if (dir->list_backup) {
-    children(backup_, dir->backup_path, false, [this, dir](zk::ChildrenResult r) {
-      if (r.code == zk::Code::kOk) {
-        dir->backup_children.insert(r.children.begin(), r.children.end());
-      } else if (r.code != zk::Code::kNoNode) {
-        readFailed(r.code, dir->backup_path, "list backup children", false);
-        dir->suppress_deletes = true;
-      }
-      dir->backup_listed = true;
-      onListed(dir);
-    });
-  } else {
-    dir->backup_listed = true;
+    dir->backup_deferred = dir->list_primary && dir->big;
+    if (!dir->backup_deferred) backup_lists_.push_back(dir);
   }
 }
 
-void Reconciler::onListed(std::shared_ptr<Dir> dir) {
-  if (dir->primary_listed && dir->backup_listed) dirs_to_list_.push_back(dir);
+void Reconciler::onPrimaryListed(const DirPtr& dir, zk::ReadResult r, uint64_t seq) {
+  dir->listing_seq = seq;
+  if (r.code == zk::Code::kOk) {
+    if (!r.children.empty()) {
+      size_t bytes = 0;
+      for (const auto& c : r.children) bytes += c.size();
+      avg_name_bytes_ = static_cast<double>(bytes) / static_cast<double>(r.children.size());
+    }
+    dir->primary = NameList(std::move(r.children));
+  } else if (r.code != zk::Code::kNoNode) {
+    readFailed(r.code, dir->primary_path, "list primary children", true);
+    dir->suppress_deletes = true;
+  }
+  if (dir->backup_deferred) {
+    dir->backup_deferred = false;
+    backup_lists_.push_back(dir);
+  }
+  if (--dir->listings_out == 0) listed(dir);
 }
 
-void Reconciler::readPrimaryChild(std::shared_ptr<Dir> dir, std::string name) {
-  const std::string source_path = dir->root ? dir->root->source : join(dir->primary_path, name);
+void Reconciler::onBackupListed(const DirPtr& dir, zk::ReadResult r) {
+  if (r.code == zk::Code::kOk) {
+    dir->backup = NameList(std::move(r.children));
+    dir->backup_claimed.assign(dir->backup.size(), false);
+  } else if (r.code != zk::Code::kNoNode) {
+    readFailed(r.code, dir->backup_path, "list backup children", false);
+    dir->suppress_deletes = true;
+  }
+  if (--dir->listings_out == 0) listed(dir);
+}
+
+void Reconciler::listed(const DirPtr& dir) {
+  dir->listed = true;
+  dir->identity_claimed.assign(dir->primary.size(), false);
+  dirs_.push_back(dir);
+}
+
+bool Reconciler::needsRead(const DirPtr& dir, size_t index, const std::string& source_path) {
   if (options_.excluded_primary(source_path)) {
     // Its backup counterpart (same name) is never touched either.
-    dir->backup_children.erase(name);
-    childDone(dir);
-    return;
+    claimListed(*dir, dir->primary[index]);
+    return false;
   }
   if (options_.event_pass && !dir->root && options_.index && options_.index->find(source_path)) {
-    // Replicated before and watched since: a change to it has its own event.
-    if (dir->backup_unlisted) {
-      childDone(dir);
-      return;
-    }
+    // LEGACY (the per-node daemon's event passes): a child replicated
+    // before and watched since has its own events.
+    if (dir->backup_unlisted) return false;
     // Unless its backup copy is not there (deleted meanwhile): then it is read.
-    const MappedNode mapped = options_.mapper ? options_.mapper(source_path, "") : MappedNode{true, source_path, "", {}, {}};
-    if (dir->backup_children.erase(lastSegment(mapped.path.empty() ? source_path : mapped.path)) > 0) {
-      childDone(dir);
-      return;
-    }
+    const MappedNode mapped = mapPath(source_path);
+    if (claimListed(*dir, lastSegment(mapped.path.empty() ? source_path : mapped.path))) return false;
     options_.index->eraseSubtree(source_path);
   }
-  // A data event names a node that moved: read it at once, no stat first.
-  const bool known_changed = options_.event_pass && options_.root_only && dir->root;
-  if (options_.index && options_.trust_index && !options_.dry_run && !known_changed) {
-    if (auto entry = options_.index->find(source_path)) {
-      exists(primary_, source_path, options_.watch_primary, [this, dir, source_path, entry](zk::StatResult r) {
-        if (r.code == zk::Code::kNoNode) options_.index->eraseSubtree(source_path);
-        if (r.code == zk::Code::kOk && entry->sameContent(r.stat)) {
-          onUnchangedPrimary(dir, source_path, r.stat, *entry);
-        } else {
-          readPrimaryFull(dir, source_path);
-        }
-      });
+  return true;
+}
+
+// ---- a primary node ----
+
+void Reconciler::onPrimaryData(const NodePtr& node, zk::ReadResult r, uint64_t seq) {
+  node->seq = seq;
+  node->code = r.code;
+  node->stat = r.stat;
+  if (r.code == zk::Code::kOk) {
+    avg_data_bytes_ += (static_cast<double>(r.data.size()) - avg_data_bytes_) / 16.0;
+  }
+  node->data = std::move(r.data);
+  node->data_in = true;
+  if (node->acl_out) return;  // continues when its ACL is in (readPrimaryAcl)
+  primaryRead(node);
+}
+
+// The primary's answers for `node` are in (its data, and its ACL if it was
+// asked for): what is it, and does it need more?
+void Reconciler::primaryRead(const NodePtr& node) {
+  Dir& dir = *node->dir;
+  const bool root = dir.root != nullptr;
+  // A node deleted between its getData and its getACL is gone, like one
+  // deleted before both.
+  if (node->code == zk::Code::kOk && node->acl && node->acl->code == zk::Code::kNoNode) node->code = zk::Code::kNoNode;
+  if (node->code == zk::Code::kNoNode) {
+    // Whatever the index knew of it is gone: if it comes back, it is new.
+    forgetIndex(node->source_path, true);
+    // Gone since the listing. Its backup counterpart stays unclaimed and is
+    // handled as an orphan; a vanished root makes its whole target an orphan.
+    if (root) {
+      ++open_work_;
+      visitOrphan(nullptr, dir.root->target, node->seq);
+    }
+    nodeDone(node);
+    return;
+  }
+  // Under `acls: copy` the ACL is part of what is read: a node whose ACL
+  // could not be read is a failed read (an empty list must never become an
+  // open ACL).
+  const bool acl_failed = node->acl && node->acl->code != zk::Code::kOk;
+  if (node->code != zk::Code::kOk || acl_failed) {
+    const zk::Code code = node->code != zk::Code::kOk ? node->code : node->acl->code;
+    readFailed(code, node->source_path, node->code != zk::Code::kOk ? "read primary node" : "read primary ACL", true);
+    if (code == zk::Code::kNoAuth && !root) {
+      // Its backup counterpart is left as it is, and is no orphan.
+      const MappedNode m = mapPath(node->source_path);
+      claimListed(dir, lastSegment(m.path.empty() ? node->source_path : m.path));
+    } else if (code != zk::Code::kNoAuth) {
+      dir.suppress_deletes = true;
+    }
+    nodeDone(node);
+    return;
+  }
+  if (!node->counted) {
+    node->counted = true;
+    ++report_.primary_nodes;
+    ++nodes_read_;
+    noteZxid(node->stat, root);
+    if (options_.on_primary_node) options_.on_primary_node(node->source_path, node->stat);
+    if (options_.progress && nodes_read_ % options_.progress_every == 0) {
+      options_.progress(nodes_read_, report_.planned_writes - writes_pending_);
+    }
+    if (!plan::replicates(node->stat, options_.policies)) {
+      nodeDone(node);  // a primary ephemeral: not copied, and it has no children
+      return;
+    }
+    if (options_.index && !options_.dry_run && (trusted(dir) || isDataEventRoot(dir))) {
+      node->entry = options_.index->find(node->source_path);
+    }
+    if (trusted(dir) && node->entry && node->entry->sameContent(node->stat)) {
+      onUnchanged(node, *node->entry);
       return;
     }
   }
-  readPrimaryFull(dir, source_path);
-}
-
-void Reconciler::readPrimaryFull(std::shared_ptr<Dir> dir, const std::string& source_path) {
-  const bool want_acl = options_.policies.acls == plan::AclPolicy::kCopy;
-  struct Pending {
-    std::optional<zk::GetResult> get;
-    std::optional<zk::AclResult> acl;
-    bool want_acl;
-  };
-  auto pending = std::make_shared<Pending>();
-  pending->want_acl = want_acl;
-  auto maybe_done = [this, dir, source_path, pending] {
-    if (!pending->get || (pending->want_acl && !pending->acl)) return;
-    onPrimaryChild(dir, source_path, std::move(*pending->get), std::move(pending->acl));
-  };
-  // A data event's root: its ACL is read only if it may have moved (the
-  // index does not know it as this copy), one round trip later.
-  if (want_acl && options_.event_pass && options_.root_only && dir->root) {
-    get(primary_, source_path, options_.watch_primary,
-        [this, pending, maybe_done, source_path](zk::GetResult r) {
-          const bool known = r.code == zk::Code::kOk && knownCopy(source_path, r.stat).has_value();
-          pending->get = std::move(r);
-          if (known) {
-            pending->want_acl = false;
-            maybe_done();
-            return;
-          }
-          getAcl(primary_, source_path, [pending, maybe_done](zk::AclResult a) {
-            pending->acl = std::move(a);
-            maybe_done();
-          });
-        });
-    return;
+  if (options_.policies.acls == plan::AclPolicy::kCopy && !node->acl && !node->acl_skipped) {
+    // The same node with the same ACL version, copied by this replicator:
+    // its ACL (on both sites) is the one the backup copy was given.
+    if (node->entry && node->entry->sameAcl(node->stat)) {
+      node->acl_skipped = true;
+    } else {
+      readPrimaryAcl(node);
+      return;
+    }
   }
-  get(primary_, source_path, options_.watch_primary, [pending, maybe_done](zk::GetResult r) {
-    pending->get = std::move(r);
-    maybe_done();
-  });
-  if (want_acl) {
-    getAcl(primary_, source_path, [pending, maybe_done](zk::AclResult r) {
-      pending->acl = std::move(r);
-      maybe_done();
-    });
-  }
+  mapNode(node);
 }
 
 // A node the last pass settled and that has not changed since: its backup
 // counterpart is taken as it was left. Only its children are walked.
-void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string& source_path, const zk::Stat& stat,
-                                    const IndexEntry& entry) {
-  ++report_.primary_nodes;
-  ++nodes_read_;
-  noteZxid(stat, dir->root != nullptr);
-  if (options_.on_primary_node) options_.on_primary_node(source_path, stat);
-  if (!plan::replicates(stat, options_.policies)) {
-    childDone(dir);
-    return;
-  }
-  const MappedNode mapped = options_.mapper ? options_.mapper(source_path, "") : MappedNode{true, source_path, "", {}, {}};
-  const std::string backup_path =
-      dir->root ? dir->root->target : join(dir->backup_path, lastSegment(mapped.path.empty() ? source_path : mapped.path));
-  if (!dir->root && dir->list_backup && dir->backup_children.erase(lastSegment(backup_path)) == 0 &&
-      entry.replicated) {
+void Reconciler::onUnchanged(const NodePtr& node, const IndexEntry& entry) {
+  Dir& dir = *node->dir;
+  const bool root = dir.root != nullptr;
+  const zk::Stat& stat = node->stat;
+  const MappedNode mapped = mapPath(node->source_path);
+  const std::string backup_path = backupPathOf(dir, node->source_path, mapped.path);
+  if (!root && dir.list_backup && !claimListed(dir, lastSegment(backup_path)) && entry.replicated) {
     // The counterpart is gone from the backup (drift): read it all again.
     // (A node that was not replicated — a mapping failure, a parked
     // create — has none to lose.)
-    options_.index->erase(source_path);
-    readPrimaryFull(dir, source_path);
+    options_.index->erase(node->source_path);
+    node->entry.reset();
+    if (options_.policies.acls == plan::AclPolicy::kCopy) {
+      readPrimaryAcl(node);
+    } else {
+      mapNode(node);
+    }
     return;
   }
-  options_.index->put(source_path, IndexEntry::of(stat, entry.replicated));
+  options_.index->put(node->source_path, IndexEntry::of(stat, entry.replicated));
   // Reported before and unchanged since: reported again, not retried.
-  if (const auto* held = options_.index->held(source_path)) {
-    for (const auto& [kind, change] : *held) {
-      countReported(kind);
-      report_.changes.push_back(change);
-    }
-  }
+  reportHeld(node->source_path);
   if (options_.on_replicated_node) options_.on_replicated_node(backup_path, stat);
-  const bool descend = options_.event_pass ? (dir->root && !options_.root_only) : true;
-  if (descend && (stat.num_children > 0 || options_.watch_primary)) {
-    auto child = std::make_shared<Dir>();
-    child->primary_path = source_path;
-    child->backup_path = backup_path;
+  const bool walk_children = options_.event_pass ? (root && !options_.root_only) : true;
+  if (walk_children && (stat.num_children > 0 || options_.watch_primary)) {
     // In a full pass the backup copy's children are listed only where the
     // primary has children or its list moved since it was last reconciled
     // (pzxid): a leaf that stayed a leaf left its copy a leaf, and drift
@@ -382,140 +315,239 @@ void Reconciler::onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string&
     // An event pass (a children event) does not list them at all: a child
     // deleted on the primary fires its own NodeDeleted, known children have
     // their own watches, and only new ones are read, each with its backup
-    // counterpart. On a directory of 20,000 topics this is the difference
-    // between one index lookup per child and two listings, a sort, a hash
-    // set and a mapping per child, for every topic created.
-    child->list_backup = !options_.event_pass && (stat.num_children > 0 || stat.pzxid != entry.pzxid);
-    child->backup_unlisted = options_.event_pass;
-    ++open_work_;
-    dirs_to_list_.push_back(child);
+    // counterpart.
+    const bool list_backup = !options_.event_pass && (stat.num_children > 0 || stat.pzxid != entry.pzxid);
+    descend(node, backup_path, /*list_primary=*/true, list_backup, /*backup_unlisted=*/options_.event_pass,
+            stat.num_children, std::nullopt);
   }
-  childDone(dir);
+  nodeDone(node);
 }
 
-void Reconciler::noteZxid(const zk::Stat& stat, bool root) {
-  const int64_t zxid = std::max(stat.mzxid, stat.pzxid);
-  report_.max_primary_zxid = std::max(report_.max_primary_zxid, zxid);
-  if (root) {
-    report_.root_zxid = roots_read_++ == 0 ? zxid : std::min(report_.root_zxid, zxid);
-  }
-}
-
-void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
-                                std::optional<zk::AclResult> acl) {
-  // A node deleted between its getData and its getACL is gone, like one
-  // deleted before both.
-  if (get.code == zk::Code::kOk && acl && acl->code == zk::Code::kNoNode) get.code = zk::Code::kNoNode;
-  if (get.code == zk::Code::kNoNode) {
-    // Whatever the index knew of it is gone: if it comes back, it is new.
-    if (options_.index && !options_.dry_run) options_.index->eraseSubtree(source_path);
-    // Gone since the listing. Its backup counterpart stays unclaimed and is
-    // handled as an orphan; a vanished root makes its whole target an orphan.
-    if (dir->root) {
-      auto holder = std::shared_ptr<Orphan>();
-      ++open_work_;
-      visitOrphan(holder, dir->root->target);
+void Reconciler::mapNode(const NodePtr& node) {
+  Dir& dir = *node->dir;
+  const bool root = dir.root != nullptr;
+  const std::string& source_path = node->source_path;
+  // Read again: whatever was reported of it is decided anew. A known copy
+  // whose ACL was not read keeps (and reports again) what was held, such
+  // as an ACL the primary redacted.
+  if (options_.index && !options_.dry_run) {
+    if (node->acl_skipped) {
+      reportHeld(source_path);
+    } else {
+      options_.index->release(source_path);
     }
-    childDone(dir);
-    return;
   }
-  // Under `acls: copy` the ACL is part of what is read: a node whose ACL
-  // could not be read is a failed read (an empty list must never become an
-  // open ACL). A data event on a known copy reads no ACL (knownCopy).
-  const bool acl_missing = options_.policies.acls == plan::AclPolicy::kCopy && get.code == zk::Code::kOk &&
-                           (acl ? acl->code != zk::Code::kOk : !(dir->root && knownCopy(source_path, get.stat)));
-  if (get.code != zk::Code::kOk || acl_missing) {
-    const zk::Code code = get.code != zk::Code::kOk ? get.code : (acl ? acl->code : zk::Code::kSystemError);
-    readFailed(code, source_path, get.code != zk::Code::kOk ? "read primary node" : "read primary ACL", true);
-    if (code == zk::Code::kNoAuth && !dir->root) {
-      // Its backup counterpart is left as it is, and is no orphan.
-      const MappedNode m = options_.mapper ? options_.mapper(source_path, "") : MappedNode{true, source_path, "", {}, {}};
-      dir->backup_children.erase(lastSegment(m.path.empty() ? source_path : m.path));
-    } else if (code != zk::Code::kNoAuth) {
-      dir->suppress_deletes = true;
-    }
-    childDone(dir);
-    return;
-  }
-  ++report_.primary_nodes;
-  ++nodes_read_;
-  noteZxid(get.stat, dir->root != nullptr);
-  if (options_.on_primary_node) options_.on_primary_node(source_path, get.stat);
-  if (options_.progress && nodes_read_ % options_.progress_every == 0) {
-    options_.progress(nodes_read_, report_.planned_writes - writes_pending_);
-  }
-  if (!plan::replicates(get.stat, options_.policies)) {
-    childDone(dir);  // a primary ephemeral: not copied, and it has no children
-    return;
-  }
-  // Read again: whatever was reported of it is decided anew (but a data
-  // event on a known copy reads no ACL: a redacted one stays reported).
-  if (options_.index && !options_.dry_run && !(dir->root && knownCopy(source_path, get.stat))) {
-    options_.index->release(source_path);
-  }
-  MappedNode mapped = options_.mapper ? options_.mapper(source_path, get.data)
-                                      : MappedNode{true, source_path, get.data, {}, {}};
-  // The walk maps one level at a time: the backup parent is already known,
-  // only this node's own name can change.
-  const std::string backup_path =
-      dir->root ? dir->root->target : join(dir->backup_path, lastSegment(mapped.path.empty() ? source_path : mapped.path));
+  MappedNode mapped = options_.mapper ? options_.mapper(source_path, node->data)
+                                      : MappedNode{true, source_path, std::move(node->data), {}, {}};
+  std::string().swap(node->data);
+  std::string backup_path = backupPathOf(dir, source_path, mapped.path);
   const std::string backup_name = lastSegment(backup_path);
-  const bool backup_listed_here = !dir->root && dir->backup_children.erase(backup_name) > 0;
 
   if (!mapped.replicated || !mapped.failure.empty()) {
+    const bool listed_here = !root && claimListed(dir, backup_name);
     // Retried when it changes: the index holds its version as seen.
-    settleIndex(source_path, get.stat, true, /*replicated=*/false);
-    reportNode(ReportedKind::kMappingFailure,
-               plan::Change{.kind = plan::ChangeKind::kSkipped,
-                            .path = backup_path,
-                            .source_path = source_path,
-                            .reason = mapped.failure.empty() ? "not replicated by the mapping" : mapped.failure},
-               &get.stat);
+    if (mayPlan(*node, backup_path)) {
+      settleIndex(source_path, node->stat, true, /*replicated=*/false);
+      reportNode(ReportedKind::kMappingFailure,
+                 plan::Change{.kind = plan::ChangeKind::kSkipped,
+                              .path = backup_path,
+                              .source_path = source_path,
+                              .reason = mapped.failure.empty() ? "not replicated by the mapping" : mapped.failure},
+                 &node->stat);
+    }
     // Its existing backup subtree is still walked (children may map fine);
     // a missing one cannot receive children.
-    if (backup_listed_here || dir->root) {
-      auto child = std::make_shared<Dir>();
-      child->primary_path = source_path;
-      child->backup_path = backup_path;
-      ++open_work_;
-      dirs_to_list_.push_back(child);
+    if (listed_here || root) {
+      descend(node, backup_path, node->stat.num_children > 0 || options_.watch_primary, /*list_backup=*/true, false,
+              node->stat.num_children, std::nullopt);
     }
-    childDone(dir);
+    nodeDone(node);
     return;
   }
-
-  plan::DesiredNode desired{.source_path = source_path,
-                            .path = backup_path,
-                            .data = std::move(mapped.data),
-                            .stat = get.stat,
-                            .acl = acl && acl->code == zk::Code::kOk ? std::move(acl->acl) : zk::AclList{},
-                            .fields = std::move(mapped.fields)};
-  const zk::Stat primary_stat = get.stat;
-  if (!dir->root) {
+  bool listed_here = false;
+  if (!root) {
     // Two primary nodes that map to one backup path: the first keeps it, the
     // second is reported and not written (SPEC 3, path collisions).
-    auto [claim, fresh] = dir->claimed.try_emplace(backup_name, source_path);
-    if (!fresh) {
+    if (auto first = claim(node, backup_name, listed_here)) {
       ++report_.conflicts;
       recordReport(plan::Change{.kind = plan::ChangeKind::kConflict,
                                 .path = backup_path,
                                 .source_path = source_path,
-                                .reason = "maps to the same backup path as " + claim->second});
-      childDone(dir);
+                                .reason = "maps to the same backup path as " + *first});
+      nodeDone(node);
       return;
     }
   }
-  if (!dir->root && !backup_listed_here && !dir->backup_unlisted) {
-    planAndDescend(dir, std::move(desired), std::nullopt, primary_stat);
+  node->desired = plan::DesiredNode{.source_path = source_path,
+                                    .path = std::move(backup_path),
+                                    .data = std::move(mapped.data),
+                                    .stat = node->stat,
+                                    .acl = {},
+                                    .fields = std::move(mapped.fields)};
+  if (node->acl && node->acl->code == zk::Code::kOk) node->desired->acl = std::move(node->acl->acl);
+  node->acl.reset();
+  if (!root && !listed_here && !dir.backup_unlisted) {
+    planNode(node);  // nothing there to read
     return;
   }
-  if (dir->root) {
-    if (auto known = knownCopy(source_path, primary_stat)) {
-      updateKnownCopy(dir, std::move(desired), primary_stat, *known);
+  if (auto known = knownCopy(dir, source_path, node->stat)) {
+    updateKnownCopy(node, *known);
+    return;
+  }
+  // Read its backup copy (batched); under `acls: copy` its ACL beside it,
+  // unless the index knows the copy.
+  node->stage = Node::Stage::kBackup;
+  backup_reads_.push_back(node);
+  if (options_.policies.acls == plan::AclPolicy::kCopy && !node->acl_skipped) readBackupAcl(node);
+}
+
+// ---- its backup copy ----
+
+void Reconciler::onBackupData(const NodePtr& node, zk::ReadResult r) {
+  node->backup = std::move(r);
+  if (node->backup_acl_out) return;  // continues when the ACL is in (readBackupAcl)
+  backupRead(node);
+}
+
+void Reconciler::backupRead(const NodePtr& node) {
+  auto& g = *node->backup;
+  if (g.code == zk::Code::kOk && node->backup_acl && node->backup_acl->code == zk::Code::kNoNode) {
+    g.code = zk::Code::kNoNode;
+  }
+  if (g.code == zk::Code::kNoNode) {
+    node->backup.reset();
+    node->backup_acl.reset();
+    planNode(node);
+    return;
+  }
+  const bool acl_failed = node->backup_acl && node->backup_acl->code != zk::Code::kOk;
+  if (g.code != zk::Code::kOk || acl_failed) {
+    readFailed(g.code != zk::Code::kOk ? g.code : node->backup_acl->code, node->desired->path,
+               g.code != zk::Code::kOk ? "read backup node" : "read backup ACL", false);
+    nodeDone(node);
+    return;
+  }
+  // `acls: open`: a backup node keeps the ACL it was created with until a
+  // setACL moves its aversion. This replicator creates open nodes, so only
+  // a node whose aversion moved can differ; its ACL is read (one round
+  // trip later) and reopened if needed. (A node created by someone else
+  // with another ACL and never changed since is not detected: see README.)
+  if (options_.policies.acls == plan::AclPolicy::kOpen && !node->backup_acl && g.stat.aversion != 0 &&
+      !node->acl_skipped) {
+    readBackupAcl(node);
+    return;
+  }
+  if (!node->backup_counted) {
+    node->backup_counted = true;
+    ++report_.backup_nodes;
+  }
+  planNode(node);
+}
+
+void Reconciler::planNode(const NodePtr& node) {
+  node->stage = Node::Stage::kPlan;
+  DirPtr dir = node->dir;
+  plan::DesiredNode& desired = *node->desired;
+  const bool have_backup = node->backup.has_value();
+  if (node->acl) {
+    // Read late (below): the known copy is gone from the backup.
+    if (node->acl->code != zk::Code::kOk) {
+      if (node->acl->code != zk::Code::kNoNode) {
+        readFailed(node->acl->code, node->source_path, "read primary ACL", true);
+      }
+      nodeDone(node);
       return;
     }
+    desired.acl = std::move(node->acl->acl);
+    node->acl.reset();
+    node->acl_skipped = false;
   }
-  readBackupAndPlan(dir, std::move(desired), primary_stat);
+  if (!have_backup && options_.policies.acls == plan::AclPolicy::kCopy && node->acl_skipped) {
+    // A known copy missing on the backup: its create needs the ACL after all.
+    readPrimaryAcl(node);
+    return;
+  }
+  if (!have_backup && !desired.parent_acl && plan::needsParentAcl(desired, options_.policies)) {
+    // A node to create that takes its backup parent's ACL (keep-backup, or
+    // a copied ACL with nothing left to copy): read that first.
+    withBackupDirAcl(dir, [this, node](const zk::AclList* acl) {
+      if (!acl) {
+        nodeDone(node);  // the failed read is in the report
+        return;
+      }
+      node->desired->parent_acl = *acl;
+      planNode(node);
+    });
+    return;
+  }
+  std::optional<plan::BackupNode> backup;
+  if (have_backup) {
+    auto& g = *node->backup;
+    backup = plan::BackupNode{.path = desired.path, .data = std::move(g.data), .stat = g.stat};
+    if (node->backup_acl) backup->acl = std::move(node->backup_acl->acl);
+  }
+  const std::string& source_path = node->source_path;
+  const zk::Stat& primary_stat = node->stat;
+  const int32_t backup_children = backup ? backup->stat.num_children : 0;
+  if (options_.on_replicated_node) options_.on_replicated_node(desired.path, primary_stat);
+  // Writes to a node the replicator had copied and the primary has not
+  // changed since: the backup drifted.
+  bool drift = false;
+  if (options_.index && !options_.event_pass && !options_.dry_run) {
+    const auto entry = node->entry ? node->entry : options_.index->find(source_path);
+    drift = entry && entry->replicated && entry->sameContent(primary_stat);
+  }
+  bool can_descend = true;
+  // node->desired, not `desired`: a DesiredNode would be copied into the optional.
+  auto changes = plan::planNode(node->desired, backup, options_.policies);
+  size_t write_count = 0;
+  bool failed = false;
+  // The ACL the backup node has (read) or gets (created): creates below
+  // that take their parent's ACL need it.
+  const zk::AclList* child_acl = backup && backup->acl ? &*backup->acl : nullptr;
+  for (auto& c : changes) {
+    if (plan::isWrite(c)) {
+      ++write_count;
+      c.drift = drift;
+    }
+    if (c.kind == plan::ChangeKind::kCreate) child_acl = &c.acl;
+    if (c.kind == plan::ChangeKind::kConflict) {
+      can_descend = false;
+      failed = true;
+    }
+  }
+  const bool walk_children =
+      can_descend && !(options_.root_only && dir->root) &&
+      (primary_stat.num_children > 0 || backup_children > 0 || options_.watch_primary);
+  std::optional<zk::AclList> children_acl;
+  if (walk_children && child_acl) children_acl = *child_acl;
+  if (!mayPlan(*node, desired.path)) {
+    // A newer read of this node was planned meanwhile (FIFO rule): this
+    // older one writes nothing and leaves the index to it. Its children
+    // are still walked: each has its own read.
+    if (write_count > 0) ++report_.superseded;
+  } else {
+    if (write_count == 0) settleIndex(source_path, primary_stat, !failed);
+    auto writes = write_count == 0 ? nullptr
+                                   : std::make_shared<NodeWrites>(NodeWrites{source_path, primary_stat, write_count, failed});
+    for (auto& change : changes) {
+      if (plan::isWrite(change)) {
+        emit(std::move(change), writes);
+      } else if (change.kind == plan::ChangeKind::kConflict) {
+        reportNode(ReportedKind::kHeldByEphemeral, std::move(change), &primary_stat);
+      } else if (change.kind == plan::ChangeKind::kSkipped && plan::hasRedactedDigest(desired.acl)) {
+        reportNode(ReportedKind::kRedactedAcl, std::move(change), &primary_stat);
+      } else {
+        ++report_.acl_unknown;  // a create without a known ACL: not done, not converged
+        recordReport(std::move(change));
+      }
+    }
+  }
+  if (walk_children) {
+    descend(node, desired.path, primary_stat.num_children > 0 || options_.watch_primary,
+            backup.has_value() && backup_children > 0, false, backup_children, std::move(children_acl));
+  }
+  nodeDone(node);
 }
 
 // An event pass for a data change only, on a node the index holds as
@@ -523,251 +555,213 @@ void Reconciler::onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_pat
 // backup copy is the one this replicator wrote, so it is not read again.
 // This halves the requests per replicated write; a retry after a refused
 // write comes as a children event too and takes the full path.
-std::optional<IndexEntry> Reconciler::knownCopy(const std::string& source_path, const zk::Stat& stat) const {
-  if (!options_.event_pass || !options_.root_only || !options_.index || options_.dry_run) return std::nullopt;
+std::optional<IndexEntry> Reconciler::knownCopy(const Dir& dir, const std::string& source_path,
+                                                const zk::Stat& stat) const {
+  if (!isDataEventRoot(dir) || !options_.index || options_.dry_run) return std::nullopt;
   auto entry = options_.index->find(source_path);
-  if (entry && entry->replicated && entry->czxid == stat.czxid && entry->aversion == stat.aversion) return entry;
+  if (entry && entry->sameAcl(stat)) return entry;
   return std::nullopt;
 }
 
-void Reconciler::updateKnownCopy(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat,
-                                 const IndexEntry& known) {
-  if (options_.on_replicated_node) options_.on_replicated_node(desired.path, primary_stat);
-  auto node = std::make_shared<NodeWrites>(NodeWrites{desired.source_path, primary_stat, 0, false});
-  if (known.mzxid == primary_stat.mzxid) {
-    // The event's change was already replicated (by an earlier pass).
-    settleIndex(desired.source_path, primary_stat, true);
-  } else {
-    node->pending = 1;
-    emit(plan::planKnownUpdate(desired), node);
-  }
-  childDone(dir);
-}
-
-void Reconciler::readBackupAndPlan(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat) {
-  const bool want_acl = options_.policies.acls != plan::AclPolicy::kKeepBackup;
-  struct Pending {
-    std::optional<zk::GetResult> get;
-    std::optional<zk::AclResult> acl;
-    bool want_acl;
-    plan::DesiredNode desired;
-  };
-  auto pending = std::make_shared<Pending>(Pending{{}, {}, want_acl, std::move(desired)});
-  const std::string path = pending->desired.path;
-  auto maybe_done = [this, dir, pending, primary_stat] {
-    if (!pending->get || (pending->want_acl && !pending->acl)) return;
-    auto& g = *pending->get;
-    if (g.code == zk::Code::kOk && pending->want_acl && pending->acl->code == zk::Code::kNoNode) g.code = zk::Code::kNoNode;
-    if (g.code == zk::Code::kNoNode) {
-      planAndDescend(dir, std::move(pending->desired), std::nullopt, primary_stat);
-      return;
-    }
-    if (g.code != zk::Code::kOk || (pending->want_acl && pending->acl->code != zk::Code::kOk)) {
-      const bool data_failed = g.code != zk::Code::kOk;
-      readFailed(data_failed ? g.code : pending->acl->code, pending->desired.path,
-                 data_failed ? "read backup node" : "read backup ACL", false);
-      childDone(dir);
-      return;
-    }
-    ++report_.backup_nodes;
-    plan::BackupNode backup{.path = pending->desired.path, .data = std::move(g.data), .stat = g.stat};
-    if (pending->want_acl) backup.acl = std::move(pending->acl->acl);
-    planAndDescend(dir, std::move(pending->desired), std::move(backup), primary_stat);
-  };
-  get(backup_, path, false, [pending, maybe_done](zk::GetResult r) {
-    pending->get = std::move(r);
-    maybe_done();
-  });
-  if (want_acl) {
-    getAcl(backup_, path, [pending, maybe_done](zk::AclResult r) {
-      pending->acl = std::move(r);
-      maybe_done();
-    });
-  }
-}
-
-void Reconciler::withBackupDirAcl(std::shared_ptr<Dir> dir, std::function<void(const zk::AclList*)> then) {
-  if (dir->backup_acl) return then(&*dir->backup_acl);
-  dir->acl_waiters.push_back(std::move(then));
-  if (dir->acl_waiters.size() > 1) return;  // already being read
-  // A root's virtual directory stands for the target's backup parent.
-  std::string path = dir->backup_path;
-  if (dir->root) {
-    const auto slash = dir->root->target.rfind('/');
-    path = slash == 0 ? "/" : dir->root->target.substr(0, slash);
-  }
-  getAcl(backup_, path, [this, dir, path](zk::AclResult r) {
-    if (r.code == zk::Code::kOk) {
-      dir->backup_acl = std::move(r.acl);
+void Reconciler::updateKnownCopy(const NodePtr& node, const IndexEntry& known) {
+  const plan::DesiredNode& desired = *node->desired;
+  if (options_.on_replicated_node) options_.on_replicated_node(desired.path, node->stat);
+  if (mayPlan(*node, desired.path)) {
+    auto writes = std::make_shared<NodeWrites>(NodeWrites{desired.source_path, node->stat, 0, false});
+    if (known.mzxid == node->stat.mzxid) {
+      // The event's change was already replicated (by an earlier pass).
+      settleIndex(desired.source_path, node->stat, true);
     } else {
-      readFailed(r.code, path, "read backup ACL", false);
+      writes->pending = 1;
+      emit(plan::planKnownUpdate(desired), writes);
     }
-    auto waiters = std::move(dir->acl_waiters);
-    dir->acl_waiters.clear();
-    for (auto& w : waiters) w(dir->backup_acl ? &*dir->backup_acl : nullptr);
-  });
+  } else if (known.mzxid != node->stat.mzxid) {
+    ++report_.superseded;
+  }
+  nodeDone(node);
 }
 
-void Reconciler::planAndDescend(std::shared_ptr<Dir> dir, std::optional<plan::DesiredNode> desired,
-                                std::optional<plan::BackupNode> backup, zk::Stat primary_stat) {
-  if (!backup && !desired->parent_acl && plan::needsParentAcl(*desired, options_.policies)) {
-    // A node to create that takes its backup parent's ACL (keep-backup, or
-    // a copied ACL with nothing left to copy): read that first.
-    withBackupDirAcl(dir, [this, dir, desired = std::move(desired), primary_stat](const zk::AclList* acl) mutable {
-      if (!acl) {
-        childDone(dir);  // the failed read is in the report
-        return;
-      }
-      desired->parent_acl = *acl;
-      planAndDescend(dir, std::move(desired), std::nullopt, primary_stat);
-    });
-    return;
-  }
-  const std::string source_path = desired->source_path;
-  const std::string backup_path = desired->path;
-  const bool backup_exists = backup.has_value();
-  const int32_t backup_children = backup ? backup->stat.num_children : 0;
-  std::optional<zk::AclList> child_acl = backup ? backup->acl : std::nullopt;
-  if (options_.on_replicated_node) options_.on_replicated_node(backup_path, primary_stat);
-  // Writes to a node the replicator had copied and the primary has not
-  // changed since: the backup drifted.
-  bool drift = false;
-  if (options_.index && !options_.event_pass) {
-    const auto entry = options_.index->find(source_path);
-    drift = entry && entry->replicated && entry->sameContent(primary_stat);
-  }
-  bool can_descend = true;
-  auto changes = plan::planNode(desired, backup, options_.policies);
-  auto node = std::make_shared<NodeWrites>(NodeWrites{source_path, primary_stat, 0, false});
-  for (auto& c : changes) {
-    if (plan::isWrite(c)) {
-      ++node->pending;
-      c.drift = drift;
-    }
-    if (c.kind == plan::ChangeKind::kCreate) child_acl = c.acl;
-    if (c.kind == plan::ChangeKind::kConflict) {
-      can_descend = false;
-      node->failed = true;
-    }
-  }
-  if (node->pending == 0) settleIndex(source_path, primary_stat, !node->failed);
-  for (auto& change : changes) {
-    if (plan::isWrite(change)) {
-      emit(std::move(change), node);
-    } else if (change.kind == plan::ChangeKind::kConflict) {
-      reportNode(ReportedKind::kHeldByEphemeral, std::move(change), &primary_stat);
-    } else if (change.kind == plan::ChangeKind::kSkipped && plan::hasRedactedDigest(desired->acl)) {
-      reportNode(ReportedKind::kRedactedAcl, std::move(change), &primary_stat);
-    } else {
-      ++report_.acl_unknown;  // a create without a known ACL: not done, not converged
-      recordReport(std::move(change));
-    }
-  }
-  if (options_.root_only && dir->root) can_descend = false;
-  if (can_descend && (primary_stat.num_children > 0 || backup_children > 0 || options_.watch_primary)) {
-    auto child = std::make_shared<Dir>();
-    child->primary_path = source_path;
-    child->backup_path = backup_path;
-    child->list_backup = backup_exists && backup_children > 0;
-    child->backup_acl = std::move(child_acl);
-    ++open_work_;
-    dirs_to_list_.push_back(child);
-  }
-  childDone(dir);
+void Reconciler::descend(const NodePtr& node, const std::string& backup_path, bool list_primary, bool list_backup,
+                         bool backup_unlisted, int32_t backup_hint, std::optional<zk::AclList> backup_acl) {
+  auto child = std::make_shared<Dir>();
+  child->primary_path = node->source_path;
+  child->backup_path = backup_path;
+  child->list_primary = list_primary;
+  child->list_backup = list_backup;
+  child->backup_unlisted = backup_unlisted;
+  child->primary_hint = node->stat.num_children;
+  child->backup_hint = backup_hint;
+  child->backup_acl = std::move(backup_acl);
+  child->listing_seq = node->seq;  // as of this read, unless the primary is listed
+  ++open_work_;
+  queueListing(child);
 }
 
-void Reconciler::childDone(std::shared_ptr<Dir> dir) {
+// ---- claims ----
+
+bool Reconciler::claimListed(Dir& dir, std::string_view backup_name) {
+  // Children are read in name order and mostly keep their names: the next
+  // one is usually where the last one was found, or just after.
+  size_t at = NameList::npos;
+  for (size_t i = dir.backup_cursor; i < dir.backup.size() && i < dir.backup_cursor + 2; ++i) {
+    if (dir.backup[i] == backup_name) {
+      at = i;
+      break;
+    }
+  }
+  if (at == NameList::npos) at = dir.backup.find(backup_name);
+  if (at == NameList::npos) return false;
+  dir.backup_claimed[at] = true;
+  dir.backup_cursor = at + 1;
+  return true;
+}
+
+std::optional<std::string> Reconciler::claim(const NodePtr& node, const std::string& backup_name, bool& listed) {
+  Dir& dir = *node->dir;
+  listed = claimListed(dir, backup_name);
+  const std::string_view own = dir.primary[node->child];
+  if (auto it = dir.renamed.find(backup_name); it != dir.renamed.end()) return it->second;
+  if (backup_name == own) {
+    dir.identity_claimed[node->child] = true;
+    return std::nullopt;
+  }
+  // Renamed: onto a sibling's own name already planned under it?
+  if (const size_t sibling = dir.primary.find(backup_name);
+      sibling != NameList::npos && dir.identity_claimed[sibling]) {
+    return joinPath(dir.primary_path, backup_name);
+  }
+  dir.renamed.emplace(backup_name, node->source_path);
+  return std::nullopt;
+}
+
+// ---- completion ----
+
+void Reconciler::nodeDone(const NodePtr& node) {
+  if (node->done) return;
+  node->done = true;
+  --nodes_in_flight_;
+  childDone(node->dir);
+}
+
+void Reconciler::childDone(const DirPtr& dir) {
   --dir->pending;
-  if (dir->pending == 0 && dir->next_child == dir->primary_children.size() && dir->primary_listed &&
-      dir->backup_listed) {
-    // Finished unless pump() has yet to pop it; dirDone runs once either way.
-    auto it = std::find(dirs_to_list_.begin(), dirs_to_list_.end(), dir);
-    if (it != dirs_to_list_.end()) dirs_to_list_.erase(it);
-    dirDone(dir);
-  }
+  if (dir->pending == 0 && dir->listed && dir->next_child >= dir->primary.size()) dirDone(dir);
 }
 
-void Reconciler::dirDone(std::shared_ptr<Dir> dir) {
+void Reconciler::dirDone(const DirPtr& dir) {
+  if (dir->finished) return;
+  dir->finished = true;
+  if (auto it = std::find(dirs_.rbegin(), dirs_.rend(), dir); it != dirs_.rend()) dirs_.erase(std::next(it).base());
+  size_t unclaimed = 0;
+  for (size_t i = 0; i < dir->backup.size(); ++i) unclaimed += !dir->backup_claimed[i];
   if (!dir->root && !dir->suppress_deletes) {
-    for (const auto& name : dir->backup_children) {
-      const std::string path = join(dir->backup_path, name);
+    for (size_t i = 0; i < dir->backup.size(); ++i) {
+      if (dir->backup_claimed[i]) continue;
+      std::string path = joinPath(dir->backup_path, dir->backup[i]);
       if (options_.protected_backup(path)) continue;
       ++open_work_;
-      visitOrphan(nullptr, path);
+      visitOrphan(nullptr, std::move(path), dir->listing_seq);
     }
-  } else if (dir->suppress_deletes && !dir->backup_children.empty()) {
-    spdlog::warn("not deleting {} unmatched backup children of {}: its walk was incomplete",
-                 dir->backup_children.size(), dir->backup_path);
+  } else if (dir->suppress_deletes && unclaimed > 0) {
+    spdlog::warn("not deleting {} unmatched backup children of {}: its walk was incomplete", unclaimed,
+                 dir->backup_path);
   }
-  dir->backup_children.clear();
+  if (dir->big) {
+    std::erase(big_active_, dir);
+    // The next big directories may go.
+    auto waiting = std::move(big_waiting_);
+    big_waiting_.clear();
+    for (auto& next : waiting) {
+      if (mayStartBig(*next)) {
+        big_active_.push_back(next);
+        startListing(next);
+      } else {
+        big_waiting_.push_back(next);
+      }
+    }
+  }
+  // The names are not needed any more (a big directory's are megabytes).
+  dir->primary = NameList();
+  dir->backup = NameList();
+  std::vector<bool>().swap(dir->backup_claimed);
+  std::vector<bool>().swap(dir->identity_claimed);
+  dir->renamed.clear();
   --open_work_;
 }
 
-void Reconciler::visitOrphan(std::shared_ptr<Orphan> parent, std::string path) {
-  get(backup_, path, false, [this, parent, path](zk::GetResult r) {
-    if (r.code == zk::Code::kNoNode) {
-      if (parent && --parent->pending == 0) orphanDone(parent);
-      --open_work_;
-      return;
+// ---- orphans ----
+
+void Reconciler::visitOrphan(OrphanPtr parent, std::string path, uint64_t listing_seq) {
+  auto orphan = std::make_shared<Orphan>();
+  orphan->parent = std::move(parent);
+  orphan->path = std::move(path);
+  orphan->listing_seq = listing_seq;
+  orphan_reads_.push_back(std::move(orphan));
+}
+
+void Reconciler::onOrphanData(const OrphanPtr& orphan, zk::ReadResult r) {
+  const auto& parent = orphan->parent;
+  if (r.code == zk::Code::kNoNode) {
+    if (parent && --parent->pending == 0) orphanDone(parent);
+    --open_work_;
+    return;
+  }
+  if (r.code != zk::Code::kOk) {
+    readFailed(r.code, orphan->path, "read backup node", false);
+    if (parent) {
+      parent->blocked = true;
+      parent->blocked_by = orphan->path + " (unreadable)";
+      if (--parent->pending == 0) orphanDone(parent);
     }
-    if (r.code != zk::Code::kOk) {
-      readFailed(r.code, path, "read backup node", false);
-      if (parent) {
-        parent->blocked = true;
-        parent->blocked_by = path + " (unreadable)";
-        if (--parent->pending == 0) orphanDone(parent);
-      }
-      --open_work_;
-      return;
+    --open_work_;
+    return;
+  }
+  if (zk::kindOf(r.stat) == zk::NodeKind::kEphemeral) {
+    // A standby-site session's node: never removed, and it keeps its parents.
+    if (parent) {
+      parent->blocked = true;
+      parent->blocked_by = orphan->path + " (ephemeral)";
+      if (--parent->pending == 0) orphanDone(parent);
     }
-    if (zk::kindOf(r.stat) == zk::NodeKind::kEphemeral) {
-      // A standby-site session's node: never removed, and it keeps its parents.
-      if (parent) {
-        parent->blocked = true;
-        parent->blocked_by = path + " (ephemeral)";
-        if (--parent->pending == 0) orphanDone(parent);
-      }
-      --open_work_;
-      return;
+    --open_work_;
+    return;
+  }
+  ++report_.backup_nodes;
+  orphan->data = std::move(r.data);
+  orphan->stat = r.stat;
+  if (r.stat.num_children == 0) {
+    orphanDone(orphan);
+    --open_work_;
+    return;
+  }
+  orphan->pending = 1;  // held by the listing
+  orphan_lists_.push_back(orphan);
+}
+
+void Reconciler::onOrphanListed(const OrphanPtr& orphan, zk::ReadResult r) {
+  if (r.code != zk::Code::kOk && r.code != zk::Code::kNoNode) {
+    readFailed(r.code, orphan->path, "list backup children", false);
+    orphan->blocked = true;
+    orphan->blocked_by = orphan->path + " (unlistable)";
+  }
+  for (const auto& name : r.children) {
+    std::string child = joinPath(orphan->path, name);
+    if (options_.protected_backup(child)) {
+      orphan->blocked = true;
+      orphan->blocked_by = child + " (excluded or protected)";
+      continue;
     }
-    ++report_.backup_nodes;
-    auto orphan = std::make_shared<Orphan>();
-    orphan->parent = parent;
-    orphan->path = path;
-    orphan->data = std::move(r.data);
-    orphan->stat = r.stat;
-    if (r.stat.num_children == 0) {
-      orphanDone(orphan);
-      --open_work_;
-      return;
-    }
-    orphan->pending = 1;  // held by the listing below
-    children(backup_, path, false, [this, orphan](zk::ChildrenResult c) {
-      if (c.code != zk::Code::kOk && c.code != zk::Code::kNoNode) {
-        readFailed(c.code, orphan->path, "list backup children", false);
-        orphan->blocked = true;
-        orphan->blocked_by = orphan->path + " (unlistable)";
-      }
-      for (const auto& name : c.children) {
-        const std::string child = join(orphan->path, name);
-        if (options_.protected_backup(child)) {
-          orphan->blocked = true;
-          orphan->blocked_by = child + " (excluded or protected)";
-          continue;
-        }
-        ++orphan->pending;
-        ++open_work_;
-        visitOrphan(orphan, child);
-      }
-      if (--orphan->pending == 0) orphanDone(orphan);
-      --open_work_;
-    });
-  });
+    ++orphan->pending;
+    ++open_work_;
+    visitOrphan(orphan, std::move(child), orphan->listing_seq);
+  }
+  if (--orphan->pending == 0) orphanDone(orphan);
+  --open_work_;
 }
 
 // All of an orphan's subtree is settled: delete it (after its children,
 // which were appended first) or report what keeps it.
-void Reconciler::orphanDone(std::shared_ptr<Orphan> orphan) {
+void Reconciler::orphanDone(const OrphanPtr& orphan) {
   if (orphan->blocked) {
     reportNode(ReportedKind::kBlocked, plan::Change{.kind = plan::ChangeKind::kBlocked,
                                                     .path = orphan->path,
@@ -777,14 +771,14 @@ void Reconciler::orphanDone(std::shared_ptr<Orphan> orphan) {
       orphan->parent->blocked_by = orphan->path + " (kept)";
     }
   } else {
-    auto changes = plan::planNode(std::nullopt,
-                                  plan::BackupNode{.path = orphan->path, .data = std::move(orphan->data), .stat = orphan->stat},
-                                  options_.policies);
+    auto changes = plan::planNode(
+        std::nullopt, plan::BackupNode{.path = orphan->path, .data = std::move(orphan->data), .stat = orphan->stat},
+        options_.policies);
     for (auto& c : changes) {
       // Outside event passes, a backup node the primary does not have is
       // drift: a primary delete has its own event.
       c.drift = !options_.event_pass;
-      deletes_.push_back(std::move(c));
+      deletes_.emplace_back(std::move(c), orphan->listing_seq);
     }
     if (changes.empty() && orphan->parent) {
       // deletes: keep — the parent stays too.
@@ -793,196 +787,6 @@ void Reconciler::orphanDone(std::shared_ptr<Orphan> orphan) {
     }
   }
   if (orphan->parent && --orphan->parent->pending == 0) orphanDone(orphan->parent);
-}
-
-void Reconciler::emit(plan::Change change, std::shared_ptr<NodeWrites> node) {
-  if (!plan::isWrite(change)) {
-    recordReport(std::move(change));
-    return;
-  }
-  ++report_.planned_writes;
-  if (options_.dry_run) {
-    report_.changes.push_back(std::move(change));
-    return;
-  }
-  ++writes_pending_;
-  applier()->submit(std::move(change), [this, alive = alive_, node](const apply::Outcome& o) {
-    if (!*alive) return;
-    --writes_pending_;
-    onOutcome(o, node);
-    if (node && --node->pending == 0) {
-      if (!node->failed) {
-        settleIndex(node->source_path, node->stat, true);
-      } else if (node->retry) {
-        settleIndex(node->source_path, node->stat, false);
-      } else if (options_.index) {
-        // Refused for good: parked until the primary node changes. The
-        // index holds it as seen (not a copy), so a trusted pass leaves it
-        // alone and reports it again.
-        options_.index->put(node->source_path, IndexEntry::of(node->stat, false));
-      }
-    }
-    pump();
-  });
-}
-
-void Reconciler::settleIndex(const std::string& source_path, const zk::Stat& stat, bool ok, bool replicated) {
-  if (!options_.index || options_.dry_run) return;
-  if (ok) {
-    auto entry = IndexEntry::of(stat, replicated);
-    // The index's pzxid says up to where the children were reconciled; a
-    // data-only pass did not look at them.
-    if (options_.event_pass && options_.root_only) {
-      const auto before = options_.index->find(source_path);
-      entry.pzxid = before ? before->pzxid : 0;
-    }
-    options_.index->put(source_path, entry);
-  } else {
-    options_.index->erase(source_path);
-  }
-}
-
-void Reconciler::recordReport(plan::Change change) {
-  if (change.kind == plan::ChangeKind::kSkipped || change.kind == plan::ChangeKind::kBlocked) {
-    spdlog::warn("{} {}: {}", plan::changeKindName(change.kind), change.path, change.reason);
-  } else if (change.kind == plan::ChangeKind::kConflict) {
-    spdlog::warn("conflict {}: {}", change.path, change.reason);
-  }
-  report_.changes.push_back(std::move(change));
-}
-
-void Reconciler::countReported(ReportedKind kind) {
-  switch (kind) {
-    case ReportedKind::kMappingFailure: ++report_.mapping_failures; break;
-    case ReportedKind::kTooLarge: ++report_.too_large; break;
-    case ReportedKind::kUnreadable: ++report_.unreadable; break;
-    case ReportedKind::kBackupUnreadable: ++report_.backup_unreadable; break;
-    case ReportedKind::kRedactedAcl: ++report_.redacted_acls; break;
-    case ReportedKind::kParked: ++report_.parked; break;
-    case ReportedKind::kBlocked: ++report_.blocked; break;
-    case ReportedKind::kHeldByEphemeral: ++report_.held_by_ephemeral; break;
-  }
-}
-
-void Reconciler::reportNode(ReportedKind kind, plan::Change change, const zk::Stat* primary_stat) {
-  change.reported = true;
-  countReported(kind);
-  if (primary_stat && options_.index && !options_.dry_run && !change.source_path.empty()) {
-    options_.index->hold(change.source_path, kind, change);
-  }
-  recordReport(std::move(change));
-}
-
-void Reconciler::onOutcome(const apply::Outcome& outcome, const std::shared_ptr<NodeWrites>& node) {
-  // The applier is mid-callback; look at the finish line once it is done.
-  loop_.post([this, alive = alive_] {
-    if (*alive) maybeFinish();
-  });
-  if (outcome.kind != apply::OutcomeKind::kApplied && node) node->failed = true;
-  switch (outcome.kind) {
-    case apply::OutcomeKind::kApplied:
-      if (options_.on_applied) options_.on_applied(outcome.change);
-      switch (outcome.change.kind) {
-        case plan::ChangeKind::kCreate: ++report_.applied.created; break;
-        case plan::ChangeKind::kUpdate: ++report_.applied.updated; break;
-        case plan::ChangeKind::kSetAcl: ++report_.applied.acls_set; break;
-        case plan::ChangeKind::kDelete: ++report_.applied.deleted; break;
-        default: break;
-      }
-      return;
-    case apply::OutcomeKind::kFenced:
-      report_.fenced = true;
-      return;
-    case apply::OutcomeKind::kRefused: {
-      auto c = outcome.change;
-      if (apply::refusedForGood(outcome.code)) {
-        // No re-plan changes the answer: reported, and parked until the
-        // primary node changes (or the next audit).
-        c.reason = std::string("refused for good (") + std::string(zk::codeName(outcome.code)) +
-                   "): not retried until the primary node changes or the next audit";
-        reportNode(ReportedKind::kParked, std::move(c), node ? &node->stat : nullptr);
-        return;
-      }
-      ++report_.refused;
-      if (node) node->retry = true;
-      c.reason = std::string("refused: ") + std::string(zk::codeName(outcome.code));
-      spdlog::info("{} {} refused ({}); will re-read and re-plan", plan::changeKindName(c.kind), c.path,
-                   zk::codeName(outcome.code));
-      report_.changes.push_back(std::move(c));
-      return;
-    }
-    case apply::OutcomeKind::kUnknown: {
-      ++report_.unknown;
-      if (node) node->retry = true;
-      auto c = outcome.change;
-      c.reason = std::string("outcome unknown: ") + std::string(zk::codeName(outcome.code));
-      report_.changes.push_back(std::move(c));
-      return;
-    }
-    case apply::OutcomeKind::kTooLarge: {
-      auto c = outcome.change;
-      c.reason = "the write alone exceeds the request limit (max_request_bytes)";
-      reportNode(ReportedKind::kTooLarge, std::move(c), node ? &node->stat : nullptr);
-      return;
-    }
-  }
-}
-
-void Reconciler::readFailed(zk::Code code, const std::string& path, const char* what, bool primary_site) {
-  if (code == zk::Code::kNoAuth) {
-    reportNode(primary_site ? ReportedKind::kUnreadable : ReportedKind::kBackupUnreadable,
-               plan::Change{.kind = plan::ChangeKind::kSkipped,
-                            .path = path,
-                            .source_path = primary_site ? path : std::string(),
-                            .reason = std::string(what) + ": not authorized (check auth for the " +
-                                      (primary_site ? "primary" : "backup") + " site)"});
-    return;
-  }
-  if (!report_.error) {
-    report_.error = Error{ErrorCode::kZooKeeper, std::string(what) + " failed: " + std::string(zk::codeName(code)), path};
-  }
-}
-
-void Reconciler::finishWalk() {
-  walk_done_ = true;
-  const auto verdict = plan::checkDeleteGuard(deletes_.size(), report_.backup_nodes, options_.max_delete_fraction,
-                                              options_.allow_mass_delete);
-  report_.planned_deletes = deletes_.size();
-  if (!verdict.allowed) {
-    report_.guard_tripped = true;
-    report_.guard_reason = verdict.reason;
-    spdlog::error("{}", verdict.reason);
-    if (options_.dry_run) {
-      for (auto& d : deletes_) report_.changes.push_back(std::move(d));
-    }
-  } else if (!report_.error) {
-    for (auto& d : deletes_) emit(std::move(d));
-  } else if (!deletes_.empty()) {
-    spdlog::warn("not deleting {} backup nodes: the walk was incomplete", deletes_.size());
-  }
-  deletes_.clear();
-  deletes_submitted_ = true;
-  if (applier()) applier()->flush();
-}
-
-void Reconciler::maybeFinish() {
-  if (finished_) return;
-  if (!walk_done_) {
-    if (open_work_ == 0 && outstanding_ == 0 && dirs_to_list_.empty()) finishWalk();
-    else return;
-  }
-  if (writes_pending_ > 0) {
-    applier()->flush();
-    return;
-  }
-  if (own_applier_) {
-    report_.applied.batches = own_applier_->stats().batches;
-    report_.applied.batch_fallbacks = own_applier_->stats().batch_fallbacks;
-  }
-  // A root not read (missing, or its read failed) proves nothing.
-  if (roots_read_ < options_.roots.size()) report_.root_zxid = 0;
-  finished_ = true;
-  if (options_.on_finished) loop_.post(options_.on_finished);
 }
 
 }  // namespace zks::reconcile

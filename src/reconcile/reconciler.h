@@ -6,8 +6,22 @@
 // Applier while the walk goes on. Deletes wait for the end of the walk: the
 // delete guard needs the whole count first.
 //
+// Reads in bulk (SPEC 4): a directory's children are read with multiRead,
+// getData in batches bounded by count and expected reply bytes, several
+// batches in flight per site; then getChildren (also batched) of the nodes
+// whose stat says they have children. The backup side is read the same
+// way: getData of the mapped paths that its listing holds (existence, data
+// and stat in one op), getChildren where the backup copy has children.
+// Without Capabilities::multi_read (libzookeeper, servers before 3.6) the
+// same batches go out as pipelined single reads, so there is one code path.
+// ACLs cannot be batched: under `acls: copy` each node's getACL is
+// pipelined beside its batch (a first read), or skipped where the index
+// knows the backup copy and czxid and aversion did not move (a trusted
+// pass).
+//
 // Memory: no payload outlives the node it belongs to; what a pass keeps is
-// the directories still to walk and the delete list.
+// the directories being walked (their children's names in a NameList), at
+// most max_outstanding_reads nodes being read, and the delete list.
 //
 // Threading: everything runs on `loop` (the caller runs it); client
 // completions are posted there.
@@ -19,10 +33,10 @@
 #include <vector>
 
 #include "apply/applier.h"
-#include "reconcile/node_index.h"
 #include "common/event_loop.h"
 #include "plan/change.h"
 #include "plan/node_plan.h"
+#include "reconcile/node_index.h"
 #include "zk/client.h"
 
 namespace zks::reconcile {
@@ -51,9 +65,20 @@ struct ReconcileOptions {
   double max_delete_fraction = 0.25;
   bool allow_mass_delete = false;
   bool dry_run = false;
-  bool watch_primary = false;           // daemon: arm data and child watches with every read
-  size_t max_outstanding_reads = 4096;  // per site
+  // Daemon in per-node watch mode: arm data and child watches with every
+  // primary read. Watches cannot ride in a multiRead, so the primary's
+  // batches then go out as single reads with the watch flag.
+  bool watch_primary = false;
+  // Nodes being read at once (primary and backup reads of a node, ACLs
+  // included): bounds the pass's memory.
+  size_t max_outstanding_reads = 4096;
   size_t max_pending_writes = 20000;    // planned writes not yet answered; reading waits above it
+  // Bulk reads: ops in one multiRead, the reply bytes one may be expected
+  // to carry (node data is estimated from what the pass has seen so far),
+  // and multiRead requests in flight per site.
+  size_t read_batch_ops = 200;
+  size_t read_batch_bytes = 512 * 1024;
+  size_t read_batches_in_flight = 8;
   apply::ApplierOptions applier;
   // A long-lived applier to share (the daemon's); null: the pass makes its own.
   apply::Applier* shared_applier = nullptr;
@@ -132,6 +157,10 @@ struct ReconcileReport {
   size_t acl_unknown = 0;  // nodes not created because their ACL was not known
   bool fenced = false;
   std::optional<Error> error;  // a read failed in a way a re-run would not fix here
+  // Dropped by the FIFO rule (ReconcileOptions::may_plan / may_delete_orphan):
+  // a newer read of the node was planned by someone else. Not a failure.
+  size_t superseded = 0;        // nodes whose writes were dropped
+  size_t orphans_kept = 0;      // orphan deletes not made
   // Reported nodes (converged except reported):
   size_t mapping_failures = 0;   // payload or path could not be mapped
   size_t too_large = 0;          // the write alone exceeds max_request_bytes
@@ -172,34 +201,75 @@ class Reconciler {
 
  private:
   struct Dir;
+  struct Node;
   struct Orphan;
-
-  void pump();
-  void listDir(std::shared_ptr<Dir> dir);
-  void onListed(std::shared_ptr<Dir> dir);
-  void readPrimaryChild(std::shared_ptr<Dir> dir, std::string name);
-  void readPrimaryFull(std::shared_ptr<Dir> dir, const std::string& source_path);
-  void onUnchangedPrimary(std::shared_ptr<Dir> dir, const std::string& source_path, const zk::Stat& stat,
-                          const IndexEntry& entry);
-  void exists(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::StatResult)> then);
-  void onPrimaryChild(std::shared_ptr<Dir> dir, std::string source_path, zk::GetResult get,
-                      std::optional<zk::AclResult> acl);
-  void readBackupAndPlan(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat);
-  void planAndDescend(std::shared_ptr<Dir> dir, std::optional<plan::DesiredNode> desired,
-                      std::optional<plan::BackupNode> backup, zk::Stat primary_stat);
-  void childDone(std::shared_ptr<Dir> dir);
-  void dirDone(std::shared_ptr<Dir> dir);
-  void visitOrphan(std::shared_ptr<Orphan> parent, std::string path);
-  void orphanDone(std::shared_ptr<Orphan> orphan);
-  void finishWalk();
-  void recordReport(plan::Change change);
   struct NodeWrites;
+  struct ReadBatch;
+  using DirPtr = std::shared_ptr<Dir>;
+  using NodePtr = std::shared_ptr<Node>;
+  using OrphanPtr = std::shared_ptr<Orphan>;
+
+  // ---- reads (reconciler_reads.cpp) ----
+  void pump();
+  bool pumpPrimary();
+  bool pumpBackup();
+  std::shared_ptr<ReadBatch> primaryDataBatch();
+  void issue(std::shared_ptr<ReadBatch> batch);
+  void issueSingles(std::shared_ptr<ReadBatch> batch, bool watch);
+  void onBatch(const std::shared_ptr<ReadBatch>& batch);
+  void getAcl(zk::Client& c, const std::string& path, std::function<void(zk::AclResult)> then);
+
+  // ---- the walk (reconciler.cpp) ----
+  void queueListing(const DirPtr& dir);
+  void startListing(const DirPtr& dir);
+  bool mayStartBig(const Dir& dir) const;
+  void onPrimaryListed(const DirPtr& dir, zk::ReadResult r, uint64_t seq);
+  void onBackupListed(const DirPtr& dir, zk::ReadResult r);
+  void listed(const DirPtr& dir);
+  // Whether `name` (child `index` of `dir`) needs a read, or is settled
+  // without one (excluded, or an event pass's known child).
+  bool needsRead(const DirPtr& dir, size_t index, const std::string& source_path);
+  void onPrimaryData(const NodePtr& node, zk::ReadResult r, uint64_t seq);
+  void primaryRead(const NodePtr& node);
+  void onUnchanged(const NodePtr& node, const IndexEntry& entry);
+  void mapNode(const NodePtr& node);
+  void onBackupData(const NodePtr& node, zk::ReadResult r);
+  void backupRead(const NodePtr& node);
+  void planNode(const NodePtr& node);
+  void updateKnownCopy(const NodePtr& node, const IndexEntry& known);
+  void descend(const NodePtr& node, const std::string& backup_path, bool list_primary, bool list_backup,
+               bool backup_unlisted, int32_t backup_hint, std::optional<zk::AclList> backup_acl);
+  void readPrimaryAcl(const NodePtr& node);
+  void readBackupAcl(const NodePtr& node);
+  // The backup name `node` maps to is claimed in its directory; a second
+  // primary node mapping to it is a conflict (the first keeps it). Returns
+  // the first claimant's primary path on a conflict.
+  // `listed`: the backup listing holds the name.
+  std::optional<std::string> claim(const NodePtr& node, const std::string& backup_name, bool& listed);
+  // Marks `backup_name` in `dir`'s backup listing as having a counterpart;
+  // false when the listing does not hold it.
+  bool claimListed(Dir& dir, std::string_view backup_name);
+  void nodeDone(const NodePtr& node);
+  void childDone(const DirPtr& dir);
+  void dirDone(const DirPtr& dir);
+  void visitOrphan(OrphanPtr parent, std::string path, uint64_t listing_seq);
+  void onOrphanData(const OrphanPtr& orphan, zk::ReadResult r);
+  void onOrphanListed(const OrphanPtr& orphan, zk::ReadResult r);
+  void orphanDone(const OrphanPtr& orphan);
+  void finishWalk();
+  // A data event on a node replicated and watched since: its index entry.
+  std::optional<IndexEntry> knownCopy(const Dir& dir, const std::string& source_path, const zk::Stat& stat) const;
+  std::string backupPathOf(const Dir& dir, const std::string& source_path, const std::string& mapped_path) const;
+  bool trusted(const Dir& dir) const;
+  MappedNode mapPath(const std::string& source_path) const;
+  bool mayPlan(const Node& node, const std::string& backup_path);
+  bool isDataEventRoot(const Dir& dir) const;
+
+  // ---- outcomes and reports (reconciler_report.cpp) ----
+  void recordReport(plan::Change change);
   void emit(plan::Change change, std::shared_ptr<NodeWrites> node = nullptr);
   void settleIndex(const std::string& source_path, const zk::Stat& stat, bool ok, bool replicated = true);
-  // A data event on a node replicated and watched since: its index entry.
-  std::optional<IndexEntry> knownCopy(const std::string& source_path, const zk::Stat& stat) const;
-  void updateKnownCopy(std::shared_ptr<Dir> dir, plan::DesiredNode desired, zk::Stat primary_stat,
-                       const IndexEntry& known);
+  void forgetIndex(const std::string& source_path, bool subtree);
   apply::Applier* applier() const { return options_.shared_applier ? options_.shared_applier : own_applier_.get(); }
   void onOutcome(const apply::Outcome& outcome, const std::shared_ptr<NodeWrites>& node);
   // A read that failed: no auth is a reported node, anything else an error
@@ -208,19 +278,14 @@ class Reconciler {
   // Records a reported node (and, with an index, holds it there so that a
   // pass trusting the index reports it again without re-reading it).
   void reportNode(ReportedKind kind, plan::Change change, const zk::Stat* primary_stat = nullptr);
+  void reportHeld(const std::string& source_path);
   void countReported(ReportedKind kind);
   // The ACL of `dir`'s backup node (for creates that take their parent's
   // ACL), read once per directory when first needed.
-  void withBackupDirAcl(std::shared_ptr<Dir> dir, std::function<void(const zk::AclList*)> then);
+  void withBackupDirAcl(const DirPtr& dir, std::function<void(const zk::AclList*)> then);
   void maybeFinish();
   void scheduleFlush();
-  void countRead();
   void noteZxid(const zk::Stat& primary_stat, bool root);
-
-  // Async read helpers that post their completion to the loop.
-  void get(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::GetResult)> then);
-  void getAcl(zk::Client& c, const std::string& path, std::function<void(zk::AclResult)> then);
-  void children(zk::Client& c, const std::string& path, bool watch, std::function<void(zk::ChildrenResult)> then);
 
   EventLoop& loop_;
   zk::Client& primary_;
@@ -230,15 +295,33 @@ class Reconciler {
   size_t writes_pending_ = 0;  // submitted to the applier, outcome not yet heard
   ReconcileReport report_;
 
-  std::vector<std::shared_ptr<Dir>> dirs_to_list_;  // a stack: depth first keeps the frontier small
-  size_t outstanding_ = 0;       // reads in flight
-  size_t open_work_ = 0;         // roots, directories and orphans not finished
-  std::vector<plan::Change> deletes_;  // post-order: children before parents
+  // Listed directories whose children are still to be read: a stack, depth
+  // first keeps the frontier small (a subdirectory is read before the rest
+  // of its parent).
+  std::vector<DirPtr> dirs_;
+  // Waiting for a read slot: directories to list, nodes whose backup copy
+  // to read, orphans to read and list.
+  std::vector<DirPtr> big_active_;   // big directories being walked (each an ancestor of the next)
+  std::vector<DirPtr> big_waiting_;  // big directories waiting for their turn
+  std::vector<DirPtr> primary_lists_;
+  std::vector<DirPtr> backup_lists_;
+  std::vector<NodePtr> backup_reads_;
+  std::vector<OrphanPtr> orphan_reads_;
+  std::vector<OrphanPtr> orphan_lists_;
+  size_t primary_batches_ = 0;  // multiRead requests in flight per site
+  size_t backup_batches_ = 0;
+  size_t nodes_in_flight_ = 0;  // nodes issued and not yet done
+  size_t reads_out_ = 0;        // read requests (batches and ACL reads) in flight
+  size_t open_work_ = 0;        // roots, directories and orphans not finished
+  // Running averages for the byte bounds of batches.
+  double avg_data_bytes_ = 16 * 1024;
+  double avg_name_bytes_ = 32;
+  std::vector<std::pair<plan::Change, uint64_t>> deletes_;  // post-order: children before parents; + listing seq
   bool walk_done_ = false;
-  bool deletes_submitted_ = false;
   bool finished_ = false;
   size_t nodes_read_ = 0;
   size_t roots_read_ = 0;  // roots whose zxid went into root_zxid
+  bool sweep_ = false;     // a full pass over an index: sweep it at a complete end
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -35,7 +35,14 @@ struct Sites {
   std::unique_ptr<zk::Client> read;
   std::unique_ptr<zk::Client> write;
 };
-// Connects both sites at once, each within its connect_timeout_ms.
+// Large blocks (listing replies of big directories, their decoded names)
+// get their own mappings and go back to the system when freed, instead of
+// staying in the allocator's heaps (SPEC 7: sync memory). Process-wide;
+// connectSites() calls it. Long-running commands may call it at start.
+void keepLargeBuffersOutOfTheHeap();
+
+// Connects both sites at once, each within its connect_timeout_ms. A site
+// with max_read_sessions > 1 gets that many sessions (ReadSessions).
 Result<Sites> connectSites(const config::Config& config, bool reverse);
 
 struct PassesSummary {

@@ -168,5 +168,20 @@ TEST_F(FencedSinglesTest, AClientThatCanBatchThemPutsContainerCreatesInTheFenced
   EXPECT_EQ(server->node("/a/box")->kind, zk::NodeKind::kContainer);
 }
 
+// The batch bound is computed without building each op: it must agree
+// with the size of the op that is sent.
+TEST(ApplierRequestBytes, AgreesWithTheSerializedSizeOfTheOpSent) {
+  const std::vector<plan::Change> changes{
+      {.kind = plan::ChangeKind::kCreate, .path = "/zms/topic/t1", .after = std::string(300, 'x'),
+       .acl = {{zk::perm::kAll, "digest", "zks:0123456789012345678901234567="}, {zk::perm::kRead, "world", "anyone"}}},
+      {.kind = plan::ChangeKind::kCreate, .path = "/a", .acl = zk::openAcl(), .mode = zk::CreateMode::kPersistentWithTtl,
+       .ttl_ms = 5000},
+      {.kind = plan::ChangeKind::kUpdate, .path = "/zms/cluster/kafka_sh_01", .after = "bootAddr=10.50.1.11:9092\n"},
+      {.kind = plan::ChangeKind::kUpdate, .path = "/empty"},
+      {.kind = plan::ChangeKind::kDelete, .path = "/zms/topic/gone", .before = "old"},
+  };
+  for (const auto& c : changes) EXPECT_EQ(requestBytes(c), zk::serializedSize(toOp(c))) << c.path;
+}
+
 }  // namespace
 }  // namespace zks::apply

@@ -318,6 +318,10 @@ const std::vector<MistakeCase> kMistakes = {
      "primary.multi_read must be true or false, got 'sometimes'"},
     {"persistent_watches not a bool", "primary:\n  connect: a:1\n  persistent_watches: [yes]\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
      "primary.persistent_watches must be true or false, got a list"},
+    {"max_read_sessions zero", "primary:\n  connect: a:1\n  max_read_sessions: 0\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
+     "primary.max_read_sessions must be greater than 0, got 0"},
+    {"max_read_sessions too many", "primary: {connect: a:1}\nbackup:\n  connect: b:1\n  max_read_sessions: 40\nsync: {roots: [{source: /a}]}\n", 4,
+     "backup.max_read_sessions must be at most 16, got 40"},
     {"max_packet_bytes too small", "primary:\n  connect: a:1\n  max_packet_bytes: 1000\nbackup: {connect: b:1}\nsync: {roots: [{source: /a}]}\n", 3,
      "primary.max_packet_bytes must be at least 65536, got 1000"},
     // Syntax.
@@ -356,6 +360,8 @@ TEST_F(ConfigTest, ClientKeysLoadWithTheirDefaultsAndPathsBesideTheConfig) {
   EXPECT_TRUE(config->primary.multi_read);
   EXPECT_TRUE(config->primary.persistent_watches);
   EXPECT_EQ(config->primary.max_packet_bytes, 256u << 20);
+  EXPECT_EQ(config->primary.max_read_sessions, 1);
+  EXPECT_EQ(config->backup.max_read_sessions, 1);
 
   config = loadConfig(write("d.yaml",
                             "primary:\n"
@@ -369,9 +375,11 @@ TEST_F(ConfigTest, ClientKeysLoadWithTheirDefaultsAndPathsBesideTheConfig) {
                             "  multi_read: false\n"
                             "  persistent_watches: false\n"
                             "  max_packet_bytes: 1048576\n"
+                            "  max_read_sessions: 4\n"
                             "backup:\n"
                             "  connect: b:1\n"
                             "  client: libzookeeper\n"
+                            "  max_read_sessions: 2\n"
                             "sync: {roots: [{source: /a}]}\n"));
   ASSERT_TRUE(config.has_value()) << describeAll(config.error());
   ASSERT_TRUE(config->primary.tls);
@@ -382,6 +390,8 @@ TEST_F(ConfigTest, ClientKeysLoadWithTheirDefaultsAndPathsBesideTheConfig) {
   EXPECT_FALSE(config->primary.multi_read);
   EXPECT_FALSE(config->primary.persistent_watches);
   EXPECT_EQ(config->primary.max_packet_bytes, 1048576u);
+  EXPECT_EQ(config->primary.max_read_sessions, 4);
+  EXPECT_EQ(config->backup.max_read_sessions, 2) << "ACL reads over several sessions work with either backend";
   EXPECT_EQ(config->backup.client, zk::Backend::kLibzookeeper);
 
   // A CA alone is enough (a server with ssl.clientAuth=none).
