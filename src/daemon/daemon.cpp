@@ -29,13 +29,16 @@ std::chrono::milliseconds backoff(int failures) {
 }
 
 // The settings a running daemon cannot take over on SIGHUP: its sessions
-// keep the connect string, the credentials and the TLS setup they were
-// opened with.
+// keep every connection setting they were opened with (connect string,
+// timeouts, credentials, TLS, backend, window, multiRead and addWatch use,
+// packet bound). Each one changed is named in the log line.
 std::vector<std::string> restartOnlyChanges(const zk::ConnectOptions& before, const zk::ConnectOptions& after,
                                             const std::string& site) {
   std::vector<std::string> out;
   if (before.connect != after.connect) out.push_back(site + ".connect");
   if (before.session_timeout != after.session_timeout) out.push_back(site + ".session_timeout_ms");
+  if (before.connect_timeout != after.connect_timeout) out.push_back(site + ".connect_timeout_ms");
+  if (before.max_in_flight != after.max_in_flight) out.push_back(site + ".max_in_flight");
   bool same_auth = before.auth.size() == after.auth.size();
   for (size_t i = 0; same_auth && i < before.auth.size(); ++i) {
     same_auth = before.auth[i].scheme == after.auth[i].scheme && before.auth[i].credentials == after.auth[i].credentials;
@@ -46,7 +49,9 @@ std::vector<std::string> restartOnlyChanges(const zk::ConnectOptions& before, co
     out.push_back(site + ".tls");
   }
   if (before.backend != after.backend) out.push_back(site + ".client");
+  if (before.multi_read != after.multi_read) out.push_back(site + ".multi_read");
   if (before.persistent_watches != after.persistent_watches) out.push_back(site + ".persistent_watches");
+  if (before.max_packet_bytes != after.max_packet_bytes) out.push_back(site + ".max_packet_bytes");
   return out;
 }
 

@@ -278,8 +278,9 @@ TEST_P(DaemonTest, ANodeTheBackupRefusesIsReportedAndParkedNotRetriedForever) {
   EXPECT_TRUE(d.running());
 }
 
-// Issue 12 item 12: a SIGHUP cannot swap the credentials of open sessions;
-// the daemon says that a restart is needed and goes on.
+// Issue 12 item 12: a SIGHUP cannot swap the credentials (or any other
+// connection setting) of open sessions; the daemon names every such key,
+// says that a restart is needed, and goes on.
 TEST_P(DaemonTest, ASighupThatChangesAuthSaysARestartIsNeeded) {
   ASSERT_EQ(zk::createRecursiveSync(*p_, "/zms/app", "v1"), zk::Code::kOk);
   auto config = baseConfig();
@@ -288,9 +289,14 @@ TEST_P(DaemonTest, ASighupThatChangesAuthSaysARestartIsNeeded) {
   ::chmod(credentials.c_str(), 0600);
   config.http_port = d.httpPort();
   config.backup_auth_file = credentials.string();
+  config.connect_timeout_ms += 1000;  // both sites
   tmp_->write("d1.yaml", daemonConfigYaml(config));
   d.signal(SIGHUP);
-  EXPECT_TRUE(waitFor([&] { return logHas(d, "backup.auth changed: a restart is needed"); }, 20s, 100ms))
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return logHas(d, "primary.connect_timeout_ms, backup.connect_timeout_ms, backup.auth changed: a restart is needed");
+      },
+      20s, 100ms))
       << d.logTail();
   ASSERT_EQ(zk::setSync(*p_, {.path = "/zms/app", .data = "v2"}).code, zk::Code::kOk);
   expectConverges(30s);
