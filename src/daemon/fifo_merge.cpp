@@ -21,9 +21,11 @@ void MergeLedger::planned(const std::string& source, const std::string& backup, 
   raise(backup_, backup);
 }
 
-bool MergeLedger::mayPlan(const std::string& source, uint64_t seq) const {
+bool MergeLedger::mayPlan(const std::string& source, const std::string& backup, uint64_t seq) const {
   auto it = source_.find(source);
-  return it == source_.end() || it->second < seq;
+  if (it != source_.end() && it->second >= seq) return false;
+  auto b = backup.empty() ? backup_.end() : backup_.find(backup);
+  return b == backup_.end() || b->second < seq;
 }
 
 bool MergeLedger::mayDeleteOrphan(const std::string& backup, uint64_t listing_seq) const {

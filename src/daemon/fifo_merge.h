@@ -23,7 +23,10 @@
 //      before it does not.                                  [I1 tests]
 //  I2. Per path, plans go in read order. A plan for primary path P (and its
 //      backup path B) may be emitted only from a read newer than the read
-//      behind the last plan emitted for P. "Nothing to write" counts as a
+//      behind the last plan emitted for P, and newer than the read behind
+//      an event pass's last decision on B (an orphan delete names only B:
+//      a per-node children pass deletes the copy of a child gone from the
+//      primary, and an older full-pass create of it must not bring it back). "Nothing to write" counts as a
 //      plan. Event passes on one path never run at once (DirtySet) and each
 //      reads after its event, so each is newer than the one before. A full
 //      pass (or re-verification) asks MergeLedger::mayPlan before emitting:
@@ -100,8 +103,9 @@ class MergeLedger {
   // if it has none) from a read numbered `seq`, whatever the plan wrote.
   void planned(const std::string& source, const std::string& backup, uint64_t seq);
 
-  // I2: may a full pass emit its plan for `source` built from read `seq`?
-  bool mayPlan(const std::string& source, uint64_t seq) const;
+  // I2: may a full pass emit its plan for `source` (backup path `backup`)
+  // built from read `seq`?
+  bool mayPlan(const std::string& source, const std::string& backup, uint64_t seq) const;
   // I3: may a full pass delete orphan `backup`, found under a primary
   // directory listed at `listing_seq`?
   bool mayDeleteOrphan(const std::string& backup, uint64_t listing_seq) const;

@@ -312,8 +312,8 @@ void Replicator::startFull() {
     full_numbered_ = true;
     return seq_.next();
   };
-  o.may_plan = [this](const std::string& source, const std::string&, uint64_t seq) {
-    return ledger_.mayPlan(source, seq);
+  o.may_plan = [this](const std::string& source, const std::string& backup, uint64_t seq) {
+    return ledger_.mayPlan(source, backup, seq);
   };
   o.may_delete_orphan = [this](const std::string& backup, uint64_t listing_seq) {
     return ledger_.mayDeleteOrphan(backup, listing_seq);
@@ -559,9 +559,12 @@ void Replicator::afterPass(Pass* raw) {
     if (pass->node) afterNodePass(*pass->node);
     // I7: a full pass may have a create queued that this pass could not
     // see; a full pass that did not number its reads (no merge hooks) may
-    // even land an older plan after this one. Look again after it.
+    // even land an older plan after this one. Look again after it. A
+    // subtree pass (per-node mode: a children event, or a NodeDeleted)
+    // cannot tell which of its nodes it found gone without a copy: all of
+    // them are looked at again.
     const bool overlapped = pass->during_full || full_running_;
-    const bool look_again = !full_numbered_ || (pass->node && pass->node->goneWithoutCopy());
+    const bool look_again = !full_numbered_ || !pass->node || pass->node->goneWithoutCopy();
     if (overlapped && look_again) {
       if (full_running_) during_full_.insert(pass->item.path);
       else markDirty(pass->item.path, retryFlags());

@@ -71,7 +71,7 @@ EXPECTED = [
         r"diff exit status: 0",
     ]),
     ("zkstandby run", [
-        r"leader: replicating",
+        r"leader: replicating \(recursive watch\)",
     ]),
     ("create /zms/topic/order_refunded", [
         r"Created /zms/topic/order_refunded",

@@ -57,11 +57,24 @@ TEST(FifoMerge, AFullPassPlanOlderThanAnEventPassPlanIsDropped) {
   MergeLedger ledger;
   ledger.fullPassStarted();
   ledger.planned("/p", "/b", 10);
-  EXPECT_FALSE(ledger.mayPlan("/p", 9));
-  EXPECT_TRUE(ledger.mayPlan("/p", 11));
-  EXPECT_TRUE(ledger.mayPlan("/other", 1)) << "a path no event pass planned";
+  EXPECT_FALSE(ledger.mayPlan("/p", "/b", 9));
+  EXPECT_TRUE(ledger.mayPlan("/p", "/b", 11));
+  EXPECT_TRUE(ledger.mayPlan("/other", "/bo", 1)) << "a path no event pass planned";
   ledger.planned("/p", "/b", 5);  // an older event-pass read never lowers it
-  EXPECT_FALSE(ledger.mayPlan("/p", 9));
+  EXPECT_FALSE(ledger.mayPlan("/p", "/b", 9));
+}
+
+// I2 by backup path: a per-node children pass that deleted the copy of a
+// child gone from the primary (an orphan delete names only the backup path)
+// wins over an older full-pass read that still saw the child: that read's
+// create would bring the copy back, for good, since no watch fires again.
+TEST(FifoMerge, AFullPassPlanOlderThanAnEventPassOrphanDeleteIsDropped) {
+  MergeLedger ledger;
+  ledger.fullPassStarted();
+  ledger.planned("", "/b/gone", 30);
+  EXPECT_FALSE(ledger.mayPlan("/p/gone", "/b/gone", 29));
+  EXPECT_TRUE(ledger.mayPlan("/p/gone", "/b/gone", 31)) << "read after the delete: the child is back on the primary";
+  EXPECT_TRUE(ledger.mayPlan("/p/else", "/b/else", 1));
 }
 
 // I3: an orphan an event pass planned after the full pass listed its
@@ -86,7 +99,7 @@ TEST(FifoMerge, TheLedgerHoldsEntriesOnlyWhileAFullPassRuns) {
   EXPECT_EQ(ledger.size(), 2u);
   ledger.fullPassEnded();
   EXPECT_EQ(ledger.size(), 0u);
-  EXPECT_TRUE(ledger.mayPlan("/p", 1));
+  EXPECT_TRUE(ledger.mayPlan("/p", "/b", 1));
 }
 
 }  // namespace
