@@ -67,14 +67,15 @@ DaemonMetrics::DaemonMetrics(metrics::Registry& r)
       reported_nodes(r.gauge("zkstandby_reported_nodes",
                              "Nodes reported as unreplicable by the last full reconcile")),
       unreadable_nodes(r.gauge("zkstandby_unreadable_nodes",
-                               "Primary nodes the replicator may not read (no auth), at the last full reconcile")),
+                               "Primary nodes the replicator may not read (no auth): found by the last full reconcile "
+                               "and by the node passes since")),
       parked_nodes(r.gauge("zkstandby_parked_nodes",
                            "Nodes parked after a write refused for good, until their primary node changes")),
       counters_saved_timestamp(r.gauge("zkstandby_counters_saved_timestamp_seconds",
                                        "Unix time of the last successful save of the sequence counters; 0 never")),
       reverify_running(r.gauge("zkstandby_reverify_running",
-                               "1 while a re-verification runs (a paced full pass trusting the index, after a "
-                               "reconnect, a new session or a backup reconnect)")),
+                               "1 while a re-verification runs: every full pass after a leadership's first (a "
+                               "reconnect, a new session, an audit, a reload, a retry), paced beside live events")),
       reverify_nodes(r.counter("zkstandby_reverify_nodes_total", "Primary nodes read by re-verifications")),
       mode_recursive(r.gauge(kMode, kModeHelp, {{"mode", "recursive"}})),
       mode_per_node(r.gauge(kMode, kModeHelp, {{"mode", "per_node"}})) {

@@ -40,7 +40,7 @@ Readiness judgeReadiness(const ReadinessState& s, const std::string& read_site, 
     }
   }
   if (s.reverifying) {
-    text += "; re-verifying the tree after a reconnect (" + std::to_string(s.reverify_nodes) +
+    text += "; re-verifying the tree (" + std::to_string(s.reverify_nodes) +
             " nodes so far; live changes replicate meanwhile)";
   }
   return {true, text};
