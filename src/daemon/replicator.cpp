@@ -101,6 +101,8 @@ Replicator::Replicator(EventLoop& loop, zk::Client& primary, zk::Client& backup,
   // A new leader knows nothing is watched yet: no watermark before its
   // first clean full pass.
   gap_tickets_.push_back(watermark_.open());
+  // Only per-node event passes erase whole subtrees from the index.
+  index_.keepPaths(!recursive());
   metrics_.mode_recursive.set(recursive() ? 1 : 0);
   metrics_.mode_per_node.set(recursive() ? 0 : 1);
   spdlog::info("watching the {}: {}", "primary",
@@ -262,6 +264,7 @@ void Replicator::onSubscribed(uint64_t generation, const std::vector<zk::Code>& 
     spdlog::warn("primary: the server has no persistent watches (addWatch, ZooKeeper 3.6+): falling back to a data "
                  "and a child watch per node");
     mode_ = WatchMode::kPerNode;
+    index_.keepPaths(true);  // filled again by the full pass that follows
     metrics_.mode_recursive.set(0);
     metrics_.mode_per_node.set(1);
     watched_roots_ = 0;

@@ -76,9 +76,17 @@ void NodeIndex::put(std::string_view path, const IndexEntry& entry) {
     insertFresh(h.key, value);
     ++size_;
   }
-  if (legacy_paths_.find(path) == legacy_paths_.end()) {
+  if (keep_paths_ && legacy_paths_.find(path) == legacy_paths_.end()) {
     legacy_paths_.emplace(path);
     path_bytes_ += path.size();
+  }
+}
+
+void NodeIndex::keepPaths(bool on) {
+  keep_paths_ = on;
+  if (!on) {
+    std::set<std::string, std::less<>>().swap(legacy_paths_);
+    path_bytes_ = 0;
   }
 }
 

@@ -120,6 +120,12 @@ class NodeIndex {
   // beside the table for it (legacy_paths_), which is what makes this index
   // cost about twice its table while the daemon still calls it.
   void eraseSubtree(const std::string& path);
+  // Whether the ordered set of paths is kept (it is by default). Off, the
+  // index costs its table only (recursive mode: about half the daemon's
+  // memory per znode); eraseSubtree then erases `path` and the reports
+  // below it only. Turned on again, paths are collected from the next put
+  // of each (a full pass puts every node).
+  void keepPaths(bool on);
   // Sum of the indexed paths' lengths: about what a SetWatches packet for
   // all of them would carry.
   size_t pathBytes() const { return path_bytes_; }
@@ -164,6 +170,7 @@ class NodeIndex {
   // LEGACY (eraseSubtree, pathBytes): every indexed path, in order.
   std::set<std::string, std::less<>> legacy_paths_;
   size_t path_bytes_ = 0;
+  bool keep_paths_ = true;
 };
 
 }  // namespace zks::reconcile

@@ -107,6 +107,29 @@ TEST(NodeIndex, LegacySubtreeEraseAndPathBytesStillHoldForThePerNodeDaemon) {
   EXPECT_EQ(index.pathBytes(), 4u + 7);
 }
 
+// Recursive mode keeps no ordered set of paths (half the daemon's memory
+// per znode at 1M); lookups, erases and sweeps work the same without it,
+// and a fallback to per-node watches collects the paths from the next puts.
+TEST(NodeIndex, WithoutPathsItKeepsOnlyTheTableAndCollectsThemAgainWhenAskedTo) {
+  NodeIndex index;
+  for (const char* p : {"/zms", "/zms/a", "/zms/a/x"}) index.put(p, entryFor(1));
+  index.keepPaths(false);
+  EXPECT_EQ(index.pathBytes(), 0u);
+  index.put("/zms/b", entryFor(2));
+  EXPECT_EQ(index.pathBytes(), 0u);
+  EXPECT_TRUE(index.find("/zms/a/x"));
+  EXPECT_TRUE(index.find("/zms/b"));
+  index.erase("/zms/a/x");
+  EXPECT_FALSE(index.find("/zms/a/x"));
+  EXPECT_EQ(index.size(), 3u);
+  index.keepPaths(true);
+  for (const char* p : {"/zms", "/zms/a", "/zms/b"}) index.put(p, entryFor(3));
+  EXPECT_EQ(index.pathBytes(), 4u + 6 + 6);
+  index.eraseSubtree("/zms/a");
+  EXPECT_FALSE(index.find("/zms/a"));
+  EXPECT_TRUE(index.find("/zms/b"));
+}
+
 TEST(NameList, HoldsTheNamesSortedInOneBufferAndFindsThem) {
   std::vector<std::string> names;
   std::mt19937_64 rng(3);
