@@ -57,8 +57,10 @@
 //  I7. Writes already queued. An event pass that finds a node gone from the
 //      primary and no copy on the backup while a full pass runs may be
 //      looking past a create the full pass has queued but not yet sent:
-//      every path an event pass handled during a full pass is looked at
-//      again after it.
+//      the path of such a node pass, and of every subtree pass (per-node
+//      mode's children and delete events: it cannot tell which of its nodes
+//      that was) that overlapped a full pass, is looked at again after it.
+//      (Every overlapping pass, if the full pass numbered no reads.)
 //  I8. Gaps. A new session, a reconnect (the server replays nothing for
 //      persistent watches) or a watch re-added leaves a window without
 //      events: a full pass that starts after the gap covers it, and the
