@@ -45,16 +45,12 @@ std::string parentOf(const std::string& path) {
   return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
 }
 
-// Paces a re-verification (see kReverify*). The batch settings exist in
-// reconcilers that read with multiRead.
-template <typename Options>
-void pace(Options& o) {
+// Paces a re-verification (see kReverify*).
+void pace(reconcile::ReconcileOptions& o) {
   o.max_outstanding_reads = kReverifyReads;
   o.max_pending_writes = kReverifyPendingWrites;
-  if constexpr (requires { o.read_batches_in_flight; o.read_batch_ops; }) {
-    o.read_batches_in_flight = kReverifyBatches;
-    o.read_batch_ops = kReverifyBatchOps;
-  }
+  o.read_batches_in_flight = kReverifyBatches;
+  o.read_batch_ops = kReverifyBatchOps;
 }
 }  // namespace
 
