@@ -13,6 +13,21 @@ constexpr size_t kMaxSinglesPerCheck = 256;
 bool isFenceLoss(zk::Code code) { return code == zk::Code::kBadVersion || code == zk::Code::kNoNode; }
 }  // namespace
 
+std::string refusedForGoodReason(zk::Code code) {
+  return std::string("refused for good (") + std::string(zk::codeName(code)) +
+         "): not retried until the primary node changes or the next audit";
+}
+
+void ApplierStats::countApplied(plan::ChangeKind kind) {
+  switch (kind) {
+    case plan::ChangeKind::kCreate: ++created; break;
+    case plan::ChangeKind::kUpdate: ++updated; break;
+    case plan::ChangeKind::kSetAcl: ++acls_set; break;
+    case plan::ChangeKind::kDelete: ++deleted; break;
+    default: break;
+  }
+}
+
 bool refusedForGood(zk::Code code) {
   switch (code) {
     case zk::Code::kNoAuth:

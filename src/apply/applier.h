@@ -32,6 +32,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/event_loop.h"
@@ -53,6 +54,8 @@ enum class OutcomeKind : uint8_t {
 // changes. The others (bad version, node exists, no node, not empty) mean
 // the backup moved under the plan: re-read and re-plan.
 bool refusedForGood(zk::Code code);
+// The reason a change refused for good is reported with.
+std::string refusedForGoodReason(zk::Code code);
 
 struct Outcome {
   OutcomeKind kind;
@@ -74,6 +77,8 @@ struct ApplierStats {
   uint64_t created = 0, updated = 0, acls_set = 0, deleted = 0;
   uint64_t refused = 0, unknown = 0, batches = 0, batch_fallbacks = 0;
   uint64_t writes() const { return created + updated + acls_set + deleted; }
+  // Counts one applied change of `kind` (a non-write kind counts nothing).
+  void countApplied(plan::ChangeKind kind);
 };
 
 class Applier {

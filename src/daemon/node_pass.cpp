@@ -326,15 +326,10 @@ void NodePass::onOutcome(const apply::Outcome& outcome, const std::shared_ptr<Wr
   switch (outcome.kind) {
     case apply::OutcomeKind::kApplied:
       if (request_.on_applied) request_.on_applied(outcome.change);
-      switch (outcome.change.kind) {
-        case plan::ChangeKind::kCreate:
-          ++report_.applied.created;
-          if (outcome.change.path == backup_path_ || outcome.change.source_path == request_.path) writes->created = true;
-          break;
-        case plan::ChangeKind::kUpdate: ++report_.applied.updated; break;
-        case plan::ChangeKind::kSetAcl: ++report_.applied.acls_set; break;
-        case plan::ChangeKind::kDelete: ++report_.applied.deleted; break;
-        default: break;
+      report_.applied.countApplied(outcome.change.kind);
+      if (outcome.change.kind == plan::ChangeKind::kCreate &&
+          (outcome.change.path == backup_path_ || outcome.change.source_path == request_.path)) {
+        writes->created = true;
       }
       return;
     case apply::OutcomeKind::kFenced:
@@ -343,8 +338,7 @@ void NodePass::onOutcome(const apply::Outcome& outcome, const std::shared_ptr<Wr
     case apply::OutcomeKind::kRefused: {
       auto c = outcome.change;
       if (apply::refusedForGood(outcome.code)) {
-        c.reason = std::string("refused for good (") + std::string(zk::codeName(outcome.code)) +
-                   "): not retried until the primary node changes or the next audit";
+        c.reason = apply::refusedForGoodReason(outcome.code);
         reportNode(reconcile::ReportedKind::kParked, std::move(c), writes->for_node);
         return;
       }

@@ -163,13 +163,7 @@ void Reconciler::onOutcome(const apply::Outcome& outcome, const std::shared_ptr<
   switch (outcome.kind) {
     case apply::OutcomeKind::kApplied:
       if (options_.on_applied) options_.on_applied(outcome.change);
-      switch (outcome.change.kind) {
-        case plan::ChangeKind::kCreate: ++report_.applied.created; break;
-        case plan::ChangeKind::kUpdate: ++report_.applied.updated; break;
-        case plan::ChangeKind::kSetAcl: ++report_.applied.acls_set; break;
-        case plan::ChangeKind::kDelete: ++report_.applied.deleted; break;
-        default: break;
-      }
+      report_.applied.countApplied(outcome.change.kind);
       return;
     case apply::OutcomeKind::kFenced:
       report_.fenced = true;
@@ -179,8 +173,7 @@ void Reconciler::onOutcome(const apply::Outcome& outcome, const std::shared_ptr<
       if (apply::refusedForGood(outcome.code)) {
         // No re-plan changes the answer: reported, and parked until the
         // primary node changes (or the next audit).
-        c.reason = std::string("refused for good (") + std::string(zk::codeName(outcome.code)) +
-                   "): not retried until the primary node changes or the next audit";
+        c.reason = apply::refusedForGoodReason(outcome.code);
         reportNode(ReportedKind::kParked, std::move(c), node ? &node->stat : nullptr);
         return;
       }

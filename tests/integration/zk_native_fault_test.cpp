@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 
 #include "support/tcp_proxy.h"
 #include "support/zk_ensemble.h"
@@ -297,6 +298,8 @@ TEST_F(ZkNativeFaultTest, AServerBehindTheClientRefusesItAndTheNextHostIsTried) 
 }
 
 TEST_F(ZkNativeFaultTest, HundredThousandPipelinedRequestsAcrossARestartCompleteOnceEach) {
+  // Each failed reconnect attempt says why at debug level: shown if this fails.
+  spdlog::set_level(spdlog::level::debug);
   ZkServer server;
   ASSERT_TRUE(server.start());
   // The server restores the session with a fresh timeout once it is up; a

@@ -147,6 +147,10 @@ void Session::run() {
   size_t refused_in_cycle = 0;
   int cycles = 0;
   while (!waker_.stopping()) {
+    if (hold_reconnects_.load()) {
+      waitFd(-1, 0, Clock::now() + milliseconds(5), waker_);
+      continue;
+    }
     const HostPort host = hosts_[index];
     index = (index + 1) % hosts_.size();
     const Attempt attempt = connectTo(host);

@@ -126,6 +126,10 @@ class Session {
   size_t pending() const { return pending_.load(); }
   // Test hook: SetWatches/SetWatches2 packets sent on reconnects so far.
   uint64_t setWatchesPacketsSent() const { return set_watches_sent_.load(); }
+  // Test hook: while held, a lost connection is not reconnected (so that a
+  // test can close the session from another connection without this one
+  // taking it back first).
+  void holdReconnectsForTesting(bool hold) { hold_reconnects_.store(hold); }
 
  private:
   // kRefused: a TLS handshake that failed for good (certificates).
@@ -180,6 +184,7 @@ class Session {
   std::atomic<int64_t> session_id_{0};
   std::atomic<size_t> pending_{0};
   std::atomic<uint64_t> set_watches_sent_{0};
+  std::atomic<bool> hold_reconnects_{false};
 
   // The I/O thread's own.
   std::vector<HostPort> hosts_;
