@@ -433,12 +433,39 @@ TEST_F(ZkNativeFaultTest, MoreThanOneMiBOfWatchedPathsIsReRegisteredInPieces) {
   }
 }
 
+// A server that takes the connection and never answers the handshake (a
+// restarting JVM has bound its port before it serves) must not hold the one
+// attempt for the whole session timeout: the server would expire the session
+// meanwhile. An attempt gets a third of it, then the next one goes out.
+TEST_F(ZkNativeFaultTest, AnUnansweredHandshakeIsGivenUpAfterAThirdOfTheSessionTimeout) {
+  auto proxy = TcpProxy::start(server_->port());
+  ASSERT_TRUE(proxy);
+  auto options = nativeOptions((*proxy)->connectString());
+  options.session_timeout = 9000ms;
+  Events events;
+  auto c = connectNative(options, &events);
+  ASSERT_TRUE(c);
+  (*proxy)->setMode(TcpProxy::Mode::kReset);
+  ASSERT_TRUE(events.waitSession(SessionState::kConnecting, 1));
+  const uint64_t accepted = (*proxy)->accepted();
+  (*proxy)->setMode(TcpProxy::Mode::kBlackhole);
+  ASSERT_TRUE(waitFor([&] { return (*proxy)->accepted() > accepted; }, 5s));
+  const auto stalled = Clock::now();
+  ASSERT_TRUE(waitFor([&] { return (*proxy)->accepted() > accepted + 1; }, 8s)) << "the first attempt was never given up";
+  const auto waited = Clock::now() - stalled;
+  EXPECT_GE(waited, 2500ms);
+  EXPECT_LE(waited, 5000ms) << "an unanswered attempt held the session for most of its timeout";
+  (*proxy)->setMode(TcpProxy::Mode::kPass);
+  ASSERT_TRUE(events.waitSessionCount(SessionState::kConnected, 1, 2));
+  for (const auto& e : events.sessions()) EXPECT_NE(e.state, SessionState::kExpired);
+}
+
 TEST_F(ZkNativeFaultTest, CloseDuringAPendingConnectReturnsPromptly) {
   auto proxy = TcpProxy::start(server_->port());
   ASSERT_TRUE(proxy);
   (*proxy)->setMode(TcpProxy::Mode::kBlackhole);
   auto options = nativeOptions((*proxy)->connectString());
-  options.session_timeout = 30000ms;  // a connect attempt may wait this long
+  options.session_timeout = 30000ms;  // a connect attempt may wait a third of this
   auto c = zk::makeNativeClient(options);
   Outcome<Status> reopened;
   std::thread opener([&] { reopened.callback()(c->reopen(60s)); });

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 
 #include "support/wait.h"
 #include "support/zk_server.h"
@@ -80,6 +81,8 @@ void issue(zk::Client& c, Tally& tally, int i, bool after_restart) {
 }
 
 TEST(ZkClientStress, HundredThousandRequestsAcrossAServerCrash) {
+  // Each failed reconnect attempt says why at debug level: shown if this fails.
+  spdlog::set_level(spdlog::level::debug);
   ZkServer server;
   ASSERT_TRUE(server.start());
   auto options = testClientOptions(server.connectString());

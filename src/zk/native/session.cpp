@@ -200,8 +200,13 @@ void Session::backOff(int cycles) {
 }
 
 Session::Attempt Session::connectTo(const HostPort& host) {
+  // A third of the session timeout, shared by the hosts: a server that
+  // takes the connection and never answers the handshake (a JVM restarting:
+  // its port is bound before it serves) must leave time for another attempt
+  // before the server expires the session. With the whole timeout for one
+  // attempt, a restarted standalone server expired a session it had kept.
   const auto attempt_timeout =
-      std::max(kMinAttempt, milliseconds(timeout().count() / static_cast<int64_t>(hosts_.size())));
+      std::max(kMinAttempt, milliseconds(timeout().count() / (3 * static_cast<int64_t>(hosts_.size()))));
   const auto deadline = Clock::now() + attempt_timeout;
   auto failed = [&](std::string error, bool refused = false) {
     if (waker_.stopping()) return Attempt::kStopped;
