@@ -278,6 +278,57 @@ TEST_P(DaemonTest, ANodeTheBackupRefusesIsReportedAndParkedNotRetriedForever) {
   EXPECT_TRUE(d.running());
 }
 
+// Issue 12 item 4: an election the daemons may not rejoin (NoAuth: someone
+// narrowed the election directory's ACL) is visible (/readyz 503, metric),
+// retried with backoff, and heals once the ACL is put back.
+TEST_P(DaemonTest, AnElectionTheDaemonsMayNotRejoinIsReportedAndHealsWhenTheAclIsBack) {
+  ASSERT_EQ(zk::createRecursiveSync(*p_, "/zms/app", "v1"), zk::Code::kOk);
+  auto& a = startReadyDaemon("a", baseConfig());
+  ASSERT_TRUE(waitLeader(a, true, 10s));
+  auto& b = startReadyDaemon("b", baseConfig());
+  ASSERT_TRUE(waitLeader(b, false, 10s));
+
+  auto backup = connect(backup_->connectString());
+  ASSERT_TRUE(backup);
+  const std::string election = "/zkstandby/leader";
+  const zk::AclList read_delete{{zk::perm::kRead | zk::perm::kDelete | zk::perm::kAdmin, "world", "anyone"}};
+  ASSERT_EQ(zk::setAclSync(*backup, election, read_delete).code, zk::Code::kOk);
+  // Every candidate loses its node and may not create another.
+  for (const auto& child : zk::getChildrenSync(*backup, election).children) {
+    ASSERT_EQ(zk::removeSync(*backup, {.path = election + "/" + child}).code, zk::Code::kOk);
+  }
+  for (auto* d : {&a, &b}) {
+    EXPECT_TRUE(waitFor(
+        [&] {
+          const auto ready = d->get("/readyz");
+          return d->metric("zkstandby_election_ok") == std::optional<double>(0) && ready.status == 503 &&
+                 ready.body.find("leader election failing") != std::string::npos &&
+                 ready.body.find("not authorized") != std::string::npos;
+        },
+        30s, 100ms))
+        << d->name() << ": " << d->get("/readyz").body;
+  }
+  EXPECT_TRUE(logHas(a, "joining again") || logHas(b, "joining again"));
+
+  ASSERT_EQ(zk::setAclSync(*backup, election, zk::openAcl()).code, zk::Code::kOk);
+  auto supervise = [](DaemonProcess& d) {
+    if (!d.running() && d.lastExit() == std::optional<int>(1)) d.start();
+  };
+  ASSERT_TRUE(waitFor(
+      [&] {
+        supervise(a);
+        supervise(b);
+        const auto la = a.isLeader(), lb = b.isLeader();
+        return la && lb && *la != *lb && a.metric("zkstandby_election_ok") == std::optional<double>(1) &&
+               b.metric("zkstandby_election_ok") == std::optional<double>(1) && a.get("/readyz").status == 200 &&
+               b.get("/readyz").status == 200;
+      },
+      60s, 200ms))
+      << "a: " << a.get("/readyz").body << "\nb: " << b.get("/readyz").body;
+  ASSERT_EQ(zk::setSync(*p_, {.path = "/zms/app", .data = "v2"}).code, zk::Code::kOk);
+  expectConverges(30s);
+}
+
 // Issue 12 item 12: a SIGHUP cannot swap the credentials (or any other
 // connection setting) of open sessions; the daemon names every such key,
 // says that a restart is needed, and goes on.
