@@ -35,6 +35,27 @@ void removeRecursive(zk::Client& c, const std::string& path) {
   zk::removeSync(c, zk::DeleteOp{.path = path});
 }
 
+// Waits until exactly one of the pair leads and both are in the election
+// and ready. While candidates re-enter an election, two may briefly both
+// believe they lead; the one whose fence was taken exits 1 (deposed), and
+// its supervisor (systemd: Restart=on-failure) starts it again. So does
+// this wait.
+bool waitOneLeaderBothReady(DaemonProcess& a, DaemonProcess& b, std::chrono::milliseconds timeout) {
+  auto supervise = [](DaemonProcess& d) {
+    if (!d.running() && d.lastExit() == std::optional<int>(1)) d.start();
+  };
+  return waitFor(
+      [&] {
+        supervise(a);
+        supervise(b);
+        const auto la = a.isLeader(), lb = b.isLeader();
+        return la && lb && *la != *lb && a.metric("zkstandby_election_ok") == std::optional<double>(1) &&
+               b.metric("zkstandby_election_ok") == std::optional<double>(1) && a.get("/readyz").status == 200 &&
+               b.get("/readyz").status == 200;
+      },
+      timeout, 200ms);
+}
+
 // Issue 12 item 1: a failover right after the daemon's first full pass used
 // to find no saved counters (they were saved every 30 s): a sequential
 // create on the promoted site then reused a name the primary had handed out
@@ -172,22 +193,7 @@ TEST_P(DaemonTest, TheElectionHealsAfterItsNodeIsDeletedAndAFollowerStillTakesOv
       20s, 10ms));
   EXPECT_TRUE(waitFor([&] { return logHas(a, "joining again") || logHas(b, "joining again"); }, 30s, 100ms))
       << "no daemon saw the election break";
-  // While candidates re-enter, two may briefly both believe they lead; the
-  // one whose fence was taken exits 1 (deposed), and its supervisor
-  // (systemd: Restart=on-failure) starts it again. So does this test.
-  auto supervise = [](DaemonProcess& d) {
-    if (!d.running() && d.lastExit() == std::optional<int>(1)) d.start();
-  };
-  ASSERT_TRUE(waitFor(
-      [&] {
-        supervise(a);
-        supervise(b);
-        const auto la = a.isLeader(), lb = b.isLeader();
-        return la && lb && *la != *lb && a.metric("zkstandby_election_ok") == std::optional<double>(1) &&
-               b.metric("zkstandby_election_ok") == std::optional<double>(1) && a.get("/readyz").status == 200 &&
-               b.get("/readyz").status == 200;
-      },
-      60s, 200ms))
+  ASSERT_TRUE(waitOneLeaderBothReady(a, b, 60s))
       << "a: leader=" << a.isLeader().value_or(false) << " " << a.get("/readyz").body
       << "\nb: leader=" << b.isLeader().value_or(false) << " " << b.get("/readyz").body;
 
@@ -311,19 +317,7 @@ TEST_P(DaemonTest, AnElectionTheDaemonsMayNotRejoinIsReportedAndHealsWhenTheAclI
   EXPECT_TRUE(logHas(a, "joining again") || logHas(b, "joining again"));
 
   ASSERT_EQ(zk::setAclSync(*backup, election, zk::openAcl()).code, zk::Code::kOk);
-  auto supervise = [](DaemonProcess& d) {
-    if (!d.running() && d.lastExit() == std::optional<int>(1)) d.start();
-  };
-  ASSERT_TRUE(waitFor(
-      [&] {
-        supervise(a);
-        supervise(b);
-        const auto la = a.isLeader(), lb = b.isLeader();
-        return la && lb && *la != *lb && a.metric("zkstandby_election_ok") == std::optional<double>(1) &&
-               b.metric("zkstandby_election_ok") == std::optional<double>(1) && a.get("/readyz").status == 200 &&
-               b.get("/readyz").status == 200;
-      },
-      60s, 200ms))
+  ASSERT_TRUE(waitOneLeaderBothReady(a, b, 60s))
       << "a: " << a.get("/readyz").body << "\nb: " << b.get("/readyz").body;
   ASSERT_EQ(zk::setSync(*p_, {.path = "/zms/app", .data = "v2"}).code, zk::Code::kOk);
   expectConverges(30s);
